@@ -4,6 +4,7 @@
 // the progress thread to wake.
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -53,6 +54,7 @@ struct Device::Impl {
         step_locked();
         deadline = engine.next_deadline();
       }
+      if (waiters.load(std::memory_order_relaxed) > 0) cq_cv.notify_all();
       if (params.busy_poll) continue;
       // Wake at the next engine deadline, and at least every 10 ms so a stop
       // request or a posted operation is never stuck behind a long sleep.
@@ -67,6 +69,8 @@ struct Device::Impl {
   RxSink sink;
   std::array<core::TxPacket, kTxBatch> tx;
   std::atomic<bool> stop{false};
+  std::condition_variable cq_cv;     // signalled when completions may be ready
+  std::atomic<int> waiters{0};
   std::thread thread;
 };
 
@@ -144,6 +148,31 @@ Result<OpId> Device::post_write(ConnId conn, const void* buf, size_t len, MrKey 
 size_t Device::poll(std::span<Completion> out) {
   std::lock_guard<std::mutex> g(impl_->mu);
   return impl_->engine.poll(out);
+}
+
+bool Device::wait(Nanos timeout) {
+  Impl& d = *impl_;
+  const Nanos end = d.driver->now() + timeout;
+  if (!d.params.progress_thread) {
+    for (;;) {
+      Nanos deadline;
+      {
+        std::lock_guard<std::mutex> g(d.mu);
+        d.step_locked();
+        if (d.engine.pending_completions() > 0) return true;
+        deadline = d.engine.next_deadline();
+      }
+      const Nanos now = d.driver->now();
+      if (now >= end) return false;
+      d.driver->wait(std::min(deadline, end));
+    }
+  }
+  std::unique_lock<std::mutex> lk(d.mu);
+  d.waiters.fetch_add(1);
+  const bool ready = d.cq_cv.wait_for(lk, std::chrono::nanoseconds(std::max<int64_t>(timeout.count(), 0)),
+                                      [&] { return d.engine.pending_completions() > 0; });
+  d.waiters.fetch_sub(1);
+  return ready;
 }
 
 void Device::progress() {

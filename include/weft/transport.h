@@ -138,6 +138,10 @@ class Device {
 
   // Moves up to out.size() completions out; returns how many.
   size_t poll(std::span<Completion> out);
+  // Blocks until at least one completion is ready or `timeout` passes;
+  // returns whether one is ready. Without a progress thread it drives
+  // progress itself while it waits.
+  bool wait(Nanos timeout);
   // Drives the engine once (needed only without a progress thread).
   void progress();
   // When progress() next has timed work (driver clock); for callers that
