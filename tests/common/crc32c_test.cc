@@ -116,6 +116,26 @@ TEST(Crc32c, HardwarePathEqualsPortablePathForEveryLengthAndAlignment) {
   }
 }
 
+TEST(Crc32c, HardwarePathEqualsPortablePathForLongBuffers) {
+  // Past 1000 bytes too: a hardware path may switch strategy (interleaved
+  // streams, block sizes) at larger lengths, and a jumbo-frame payload is 9000.
+  std::mt19937_64 rng(99);
+  const auto pool = random_bytes(rng, 70000 + 16);
+  std::vector<size_t> lens;
+  for (size_t block : {8, 32, 64, 256, 512, 1024, 2048, 4096, 8192, 16384})
+    for (size_t k : {1, 2, 3, 4, 6})
+      for (int d = -9; d <= 9; ++d)
+        if (static_cast<ptrdiff_t>(block * k) + d > 0) lens.push_back(block * k + d);
+  for (size_t n : {9000, 8972, 65507, 65536, 70000}) lens.push_back(n);
+  for (int i = 0; i < 100; ++i) lens.push_back(rng() % 70001);
+  for (size_t len : lens) {
+    const size_t start = rng() % 16;
+    const uint8_t* p = pool.data() + start;
+    const uint32_t seed = (rng() & 1) ? 0 : static_cast<uint32_t>(rng());
+    ASSERT_EQ(crc32c(seed, p, len), crc32c_portable(seed, p, len)) << "len=" << len << " start=" << start;
+  }
+}
+
 TEST(Crc32c, DetectsEverySingleBitFlip) {
   std::mt19937_64 rng(3);
   auto buf = random_bytes(rng, 64);

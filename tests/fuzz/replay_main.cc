@@ -4,9 +4,14 @@
 // target with any compiler.
 //
 //   wire_fuzz_replay DIR_OR_FILE...
+//
+// With WEFT_FUZZ_REPLAY_LAST=PATH set, each input is written to PATH before it
+// runs, so after a crash PATH holds the input that caused it (feed it to the
+// libFuzzer binary or to this one).
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -36,7 +41,15 @@ std::vector<uint8_t> read_file(const std::filesystem::path& p) {
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
-void run(const std::vector<uint8_t>& v) { LLVMFuzzerTestOneInput(v.data(), v.size()); }
+const char* g_last_path = nullptr;
+
+void run(const std::vector<uint8_t>& v) {
+  if (g_last_path != nullptr) {
+    std::ofstream f(g_last_path, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size()));
+  }
+  LLVMFuzzerTestOneInput(v.data(), v.size());
+}
 
 void mutate(std::vector<uint8_t>& v, Rng& rng, const std::vector<std::vector<uint8_t>>& corpus) {
   const int steps = 1 + static_cast<int>(rng.below(3));
@@ -100,6 +113,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  g_last_path = std::getenv("WEFT_FUZZ_REPLAY_LAST");
   std::vector<std::vector<uint8_t>> corpus;
   for (const auto& f : files) corpus.push_back(read_file(f));
 

@@ -198,7 +198,7 @@ uint32_t drain(Engine& e, Nanos now) {
 
 void run_engine(std::span<const uint8_t> in) {
   // Memory the engine points at outlives it: declared first.
-  static std::array<uint8_t, 3000> send_buf{};
+  std::array<uint8_t, 3000> send_buf{};
   std::array<uint8_t, 4096> recv_buf{};
   std::array<uint8_t, 4096> region{};
 

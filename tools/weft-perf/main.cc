@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   p2p->add_option("--seconds", o.seconds, "time budget per point")->capture_default_str()->check(CLI::PositiveNumber);
   p2p->add_option("--mtu", o.mtu, "UDP payload bytes per packet")->capture_default_str()->check(CLI::Range(1200u, 65000u));
   p2p->add_option("--window-kib", o.window_kib, "fixed congestion window")->capture_default_str()->check(CLI::Range(64u, 1u << 20));
+  p2p->add_option("--paths", o.paths, "paths (UDP source ports) selective repeat sprays over")->capture_default_str()->check(CLI::Range(1, 8));
   p2p->add_option("--bind", o.bind, "local IPv4 address of both processes")->capture_default_str();
   p2p->add_option("--csv", o.csv, "also write rows to this CSV file");
   p2p->add_flag("--no-raw", [&](int64_t) { o.raw_baseline = false; }, "skip the raw UDP baseline");

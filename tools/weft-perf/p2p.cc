@@ -249,7 +249,7 @@ struct Row {
   double gbps = 0;
   double p50_us = 0, p99_us = 0;
   double cpu_per_gb = 0;
-  uint64_t retransmits = 0, wrong = 0;
+  uint64_t retransmits = 0, rtos = 0, spurious = 0, wrong = 0;
   bool ok = true;
   bool time_limited = false;
   std::string error;
@@ -267,6 +267,7 @@ Row run_point(Endpoint& ep, int ctl, const P2pOptions& o, const std::string& mod
   ep.lossy->set_drop(loss);
   ConnParams cp;
   cp.recovery = mode == "gbn" ? Recovery::kGoBackN : Recovery::kSelectiveRepeat;
+  cp.paths = mode == "gbn" ? 1 : o.paths;
   auto conn = d.connect(peer, cp);
   auto fail = [&](std::string why) {
     row.ok = false;
@@ -285,15 +286,20 @@ Row run_point(Endpoint& ep, int ctl, const P2pOptions& o, const std::string& mod
   bool stopped = false;
   uint64_t ack = 0;
   auto ack_op = d.post_recv(*conn, kTagAck, &ack, sizeof ack);
-  auto post_one = [&] {
-    uint8_t* b = bufs[sent % depth].data();
+  // Sends complete in any order: a buffer is reused only once its own send completed.
+  std::vector<OpId> slot_op(depth, 0);
+  auto post_one = [&](size_t slot) {
+    uint8_t* b = bufs[slot].data();
     stamp(b, size, sent);
     auto r = d.post_send(*conn, kTagData, b, size);
-    if (r) ++sent;
+    if (r) {
+      slot_op[slot] = *r;
+      ++sent;
+    }
     return r.is_ok();
   };
   for (uint32_t i = 0; i < depth && sent < target; ++i)
-    if (!post_one()) break;
+    if (!post_one(i)) break;
   bool got_ack = false;
   std::string err;
   while (!got_ack && err.empty()) {
@@ -314,10 +320,12 @@ Row run_point(Endpoint& ep, int ctl, const P2pOptions& o, const std::string& mod
       break;
     }
     if (c.type != CompletionType::kSend) continue;
+    const auto slot_it = std::find(slot_op.begin(), slot_op.end(), c.op);
+    if (slot_it == slot_op.end()) continue;  // the stop message
     ++done;
     const bool over_time = wall() - t0 > o.seconds;
     if (!stopped && sent < target && !over_time) {
-      if (!post_one()) err = "post_send failed";
+      if (!post_one(static_cast<size_t>(slot_it - slot_op.begin()))) err = "post_send failed";
     } else if (!stopped && done == sent) {
       row.time_limited = over_time && sent < target;
       const uint64_t n = sent;
@@ -350,7 +358,11 @@ Row run_point(Endpoint& ep, int ctl, const P2pOptions& o, const std::string& mod
     row.p50_us = lat[lat.size() / 2];
     row.p99_us = lat[std::min(lat.size() - 1, static_cast<size_t>(std::ceil(0.99 * lat.size())) - 1)];
   }
-  if (auto st = d.stats(*conn)) row.retransmits = st->retransmits;
+  if (auto st = d.stats(*conn)) {
+    row.retransmits = st->retransmits;
+    row.rtos = st->rto_count;
+    row.spurious = st->spurious_retransmits;
+  }
   (void)d.close(*conn);
   if (!get(ctl, rep)) return fail("receiver process died");
   row.wrong = rep.wrong + (rep.count != sent ? 1 : 0);
@@ -401,7 +413,7 @@ int run_p2p(const P2pOptions& o) {
       std::fprintf(stderr, "weft-perf: cannot write %s\n", o.csv.c_str());
       return 1;
     }
-    std::fprintf(csv, "mode,loss,size,messages,goodput_gbps,vs_raw,vs_lossless,p50_us,p99_us,cpu_s_per_gb,cpu_vs_raw,retransmits,wrong,note\n");
+    std::fprintf(csv, "mode,loss,size,messages,goodput_gbps,vs_raw,vs_lossless,p50_us,p99_us,cpu_s_per_gb,cpu_vs_raw,retransmits,rtos,spurious,wrong,note\n");
   }
 
   const long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -429,11 +441,11 @@ int run_p2p(const P2pOptions& o) {
     raw_cpu = gb > 0 ? ((cpu1 - cpu0) + rep.cpu) / gb : 0;
     fmt::print("# raw UDP ceiling (sendmmsg+GSO -> recvmmsg+GRO, {} B datagrams): {:.2f} Gb/s received ({:.1f}% of sent), {:.3f} CPU s/GB\n",
                o.mtu, raw_gbps, sent ? 100.0 * static_cast<double>(rep.count) / static_cast<double>(sent) : 0, raw_cpu);
-    if (csv) std::fprintf(csv, "raw-udp,0,%u,0,%.4f,1,1,0,0,%.4f,1,0,0,baseline\n", o.mtu, raw_gbps, raw_cpu);
+    if (csv) std::fprintf(csv, "raw-udp,0,%u,0,%.4f,1,1,0,0,%.4f,1,0,0,0,0,baseline\n", o.mtu, raw_gbps, raw_cpu);
   }
 
-  fmt::print("\n{:>5} {:>6} {:>7} {:>8} {:>9} {:>7} {:>8} {:>9} {:>9} {:>8} {:>7} {:>7} {:>6}\n", "mode", "loss", "size",
-             "msgs", "Gb/s", "vs-raw", "vs-clean", "p50(us)", "p99(us)", "cpu s/GB", "cpu/raw", "retx", "wrong");
+  fmt::print("\n{:>5} {:>6} {:>7} {:>8} {:>9} {:>7} {:>8} {:>9} {:>9} {:>8} {:>7} {:>7} {:>5} {:>6}\n", "mode", "loss", "size",
+             "msgs", "Gb/s", "vs-raw", "vs-clean", "p50(us)", "p99(us)", "cpu s/GB", "cpu/raw", "retx", "rto", "wrong");
   int bad = 0;
   for (const auto& mode : o.modes) {
     std::vector<double> clean(o.sizes.size(), 0);
@@ -449,17 +461,18 @@ int run_p2p(const P2pOptions& o) {
           ++bad;
           fmt::print("{:>5} {:>6.3f} {:>7}  FAILED: {}\n", mode, loss * 100, human(size), r.error);
         } else {
-          fmt::print("{:>5} {:>5.1f}% {:>7} {:>8} {:>9.3f} {:>7.2f} {:>8.2f} {:>9.1f} {:>9.1f} {:>8.3f} {:>7.2f} {:>7} {:>6}{}\n",
+          fmt::print("{:>5} {:>5.1f}% {:>7} {:>8} {:>9.3f} {:>7.2f} {:>8.2f} {:>9.1f} {:>9.1f} {:>8.3f} {:>7.2f} {:>7} {:>5} {:>6}{}\n",
                      mode, loss * 100, human(size), r.messages, r.gbps, vs_raw, vs_clean, r.p50_us, r.p99_us,
-                     r.cpu_per_gb, cpu_vs, r.retransmits, r.wrong, r.time_limited ? "  (time-limited)" : "");
+                     r.cpu_per_gb, cpu_vs, r.retransmits, r.rtos, r.wrong, r.time_limited ? "  (time-limited)" : "");
           bad += r.wrong > 0 ? 1 : 0;
         }
         std::fflush(stdout);
         if (csv)
-          std::fprintf(csv, "%s,%g,%llu,%llu,%.4f,%.4f,%.4f,%.1f,%.1f,%.4f,%.4f,%llu,%llu,%s\n", mode.c_str(), loss,
+          std::fprintf(csv, "%s,%g,%llu,%llu,%.4f,%.4f,%.4f,%.1f,%.1f,%.4f,%.4f,%llu,%llu,%llu,%llu,%s\n", mode.c_str(), loss,
                        static_cast<unsigned long long>(size), static_cast<unsigned long long>(r.messages), r.gbps,
                        vs_raw, vs_clean, r.p50_us, r.p99_us, r.cpu_per_gb, cpu_vs,
-                       static_cast<unsigned long long>(r.retransmits), static_cast<unsigned long long>(r.wrong),
+                       static_cast<unsigned long long>(r.retransmits), static_cast<unsigned long long>(r.rtos),
+                       static_cast<unsigned long long>(r.spurious), static_cast<unsigned long long>(r.wrong),
                        r.ok ? (r.time_limited ? "time-limited" : "") : r.error.c_str());
       }
     }

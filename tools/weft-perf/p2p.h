@@ -22,6 +22,7 @@ struct P2pOptions {
   bool raw_baseline = true;
   double raw_seconds = 1.5;
   uint32_t window_kib = 8192;  // fixed congestion window
+  uint16_t paths = 8;         // entropy values sprayed over (sr)
   bool verbose = false;
 };
 

@@ -154,6 +154,14 @@ struct Connection {
   uint64_t fly_head = 0, fly_tail = 0;
   uint64_t rack_scan = 0;        // first-transmission PSNs below this were judged
   Nanos rack_xmit_ts{0};         // send time of the latest-sent delivered packet
+  // RACK is judged per path: each path (one UDP source port, one ECMP
+  // route) is FIFO, while different paths reorder freely (GRO, ECMP), so
+  // only a later packet delivered on the *same* path proves a loss.
+  struct PathRack {
+    uint64_t delivered_psn = 0;  // one past the newest first transmission delivered on it
+    Nanos delivered_xmit{0};     // send time of that packet
+  };
+  std::vector<PathRack> path_rack;
   Nanos rack_rtt{0};
   Nanos rack_deadline = Nanos::max();
   Nanos rto_deadline = Nanos::max();

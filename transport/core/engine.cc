@@ -32,6 +32,7 @@ Connection::Connection(ConnId id_, const EngineParams& ep, const ConnParams& cp,
   ops.resize(local_max_ops);
   rx.resize(local_max_ops);
   peer_rwnd = ring;
+  path_rack.resize(paths.size());
   cc = std::make_unique<cc::FixedWindow>(cc::FixedWindow::Params{.window = ep.cc_window, .rate = ep.cc_rate});
 }
 

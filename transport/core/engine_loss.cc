@@ -33,7 +33,17 @@ void Engine::mark_acked(Nanos now, Connection& c, uint64_t psn, uint32_t& newly,
   r.state = PktState::kAcked;
   ++newly;
   bytes += Bytes(r.len);
-  if (r.retx == 0) latest_xmit = std::max(latest_xmit, r.xmit_ts);
+  // RACK follows the most recently *sent* delivered packet. First
+  // transmissions are sent in PSN order, so PSN breaks ties between packets
+  // that left in the same batch (same timestamp).
+  if (r.retx == 0) {
+    Connection::PathRack& pr = c.path_rack[r.path % c.path_rack.size()];
+    if (psn + 1 > pr.delivered_psn) {
+      pr.delivered_psn = psn + 1;
+      pr.delivered_xmit = std::max(pr.delivered_xmit, r.xmit_ts);
+    }
+    latest_xmit = std::max(latest_xmit, r.xmit_ts);
+  }
   c.paths.on_delivered(now, r.path, Nanos(0));
   SendOp& op = c.op(r.msg_id);
   if (op.kind == OpKind::kNone || op.msg_id != r.msg_id) return;
@@ -102,7 +112,8 @@ void Engine::on_ack(Nanos now, Connection& c, const wire::Packet& pkt) {
   advance_una(c);
 
   Nanos rtt{0};
-  if (pkt.h.ts_ecr != 0 && newly > 0) {
+  // ts_ecr comes off the wire: only a stamp from our own past is a sample.
+  if (pkt.h.ts_ecr != 0 && newly > 0 && pkt.h.ts_ecr - 1 <= static_cast<uint64_t>(now.count())) {
     rtt = now - Nanos(static_cast<int64_t>(pkt.h.ts_ecr - 1));
     if (rtt.count() > 0 && rtt < seconds(60)) {
       c.rtt.sample(now, rtt);
@@ -142,21 +153,34 @@ void Engine::detect_losses(Nanos now, Connection& c) {
   c.rack_deadline = Nanos::max();
   if (c.rack_xmit_ts.count() == 0) return;
   const Nanos reo = reorder_window(c);
-  // First transmissions, in PSN (= send-time) order.
-  while (c.rack_scan < c.snd_nxt) {
-    SentPacket& r = c.rec(c.rack_scan);
-    if (r.psn != c.rack_scan || r.state != PktState::kInflight || r.retx > 0) {
-      ++c.rack_scan;
-      continue;
-    }
-    if (r.xmit_ts > c.rack_xmit_ts) break;  // sent after the newest delivery: no evidence yet
+  // A packet is judged only against deliveries on its own path.
+  auto judge = [&](SentPacket& r, bool sent_before) {
+    if (!sent_before) return false;
     const Nanos when = r.xmit_ts + c.rack_rtt + reo;
     if (now < when) {
-      c.rack_deadline = when;
-      break;
+      c.rack_deadline = std::min(c.rack_deadline, when);
+      return false;
     }
     mark_lost(now, c, r, true);
-    ++c.rack_scan;
+    return true;
+  };
+  // First transmissions in PSN order. The cursor stops at the first packet
+  // that cannot be judged yet; a bounded look-ahead past it still catches
+  // holes on the other paths.
+  constexpr uint32_t kLookAhead = 256;
+  bool cursor_free = true;
+  uint32_t ahead = 0;
+  for (uint64_t p = c.rack_scan; p < c.snd_nxt && ahead < kLookAhead; ++p) {
+    SentPacket& r = c.rec(p);
+    const bool settled = r.psn != p || r.state != PktState::kInflight || r.retx > 0;
+    if (!settled) {
+      const auto& pr = c.path_rack[r.path % c.path_rack.size()];
+      if (!judge(r, p < pr.delivered_psn)) cursor_free = false;
+    }
+    if (cursor_free)
+      c.rack_scan = p + 1;
+    else
+      ++ahead;
   }
   // Retransmissions, in the order they were resent.
   while (c.fly_head != c.fly_tail) {
@@ -166,13 +190,8 @@ void Engine::detect_losses(Nanos now, Connection& c) {
       ++c.fly_head;
       continue;
     }
-    if (r.xmit_ts > c.rack_xmit_ts) break;
-    const Nanos when = r.xmit_ts + c.rack_rtt + reo;
-    if (now < when) {
-      c.rack_deadline = std::min(c.rack_deadline, when);
-      break;
-    }
-    mark_lost(now, c, r, true);
+    const auto& pr = c.path_rack[r.path % c.path_rack.size()];
+    if (!judge(r, r.xmit_ts < pr.delivered_xmit)) break;
     ++c.fly_head;
   }
   if (c.lost_pending.count() > 0) {
@@ -222,7 +241,21 @@ void Engine::on_rto(Nanos now, Connection& c) {
   if (c.recovery == Recovery::kGoBackN) {
     c.gbn_rewind_ts = Nanos(0);
     gbn_rewind(now, c, c.snd_una);
+  } else if (c.consecutive_rto == 1) {
+    // First timeout: probe with the oldest outstanding packet (RACK-TLP's
+    // idea). If the peer was only slow (a descheduled thread), its ACK and
+    // SACKs come back and RACK finds the real holes; a window-wide resend
+    // would be spurious.
+    for (uint64_t p = c.snd_una; p < c.snd_nxt; ++p) {
+      SentPacket& r = c.rec(p);
+      if (r.psn == p && r.state == PktState::kInflight) {
+        mark_lost(now, c, r, false);
+        break;
+      }
+    }
+    c.lost_pending = Bytes(0);
   } else {
+    // Still silent: assume everything outstanding is gone.
     for (uint64_t p = c.snd_una; p < c.snd_nxt; ++p) mark_lost(now, c, c.rec(p), false);
     c.fly_head = c.fly_tail;
     c.lost_pending = Bytes(0);

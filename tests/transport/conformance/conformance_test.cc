@@ -239,7 +239,7 @@ const std::vector<Backend>& backends() {
        .open = open_loopback,
        .impairs = true,
        .silent_address = [] { return std::string("loop:99"); },
-       .bad_addresses = {"not-an-address", "127.0.0.1", "127.0.0.1:5000", "loop:x", "loop:-1", "loop:"}},
+       .bad_addresses = {"not-an-address", "127.0.0.1", "127.0.0.1:5000", "loop:x", "loop:-1"}},
       {.name = "udp",
        .open = open_udp,
        .cannot_impair = "the UDP driver sends over the real kernel loopback, which loses nothing on demand",
@@ -351,6 +351,8 @@ class Conformance : public ::testing::TestWithParam<const Backend*> {
     EXPECT_TRUE(AllBytesAre(std::span<const uint8_t>(got).subspan(n), 0xA5)) << "written past the receive buffer";
   }
 
+  void many_messages(int round);
+
   Endpoints ends_;
   std::unique_ptr<Events> ea_, eb_;
   ConnId ca_ = 0, cb_ = 0;
@@ -393,15 +395,27 @@ TEST_P(Conformance, TaggedSendRecvDeliversIntact) {
 
 TEST_P(Conformance, ManyMessagesInFlightAcrossTags) {
   ASSERT_NO_FATAL_FAILURE(establish());
+  // Four rounds: 1200 messages in all, more than max_ops_per_conn (1024),
+  // so per-message state is reused.
+  for (int round = 0; round < 4; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    ASSERT_NO_FATAL_FAILURE(many_messages(round));
+  }
+}
+
+void Conformance::many_messages(int round) {
+  ea_->drain();
+  eb_->drain();
+  const size_t recvs_before = eb_->count(CompletionType::kRecv), sends_before = ea_->count(CompletionType::kSend);
   constexpr int kN = 300;
   constexpr int kBefore = kN / 2;  // receives posted before the sends; the rest after
   std::vector<std::vector<uint8_t>> msgs(kN), got(kN);
   std::vector<OpId> recvs(kN), sends(kN);
-  auto size_of = [](int i) { return static_cast<size_t>((i * 7919) % 30000) + (i % 10 == 0 ? 0 : 1); };
+  auto size_of = [](int i) { return i % 25 == 12 ? 0 : static_cast<size_t>((i * 7919) % 30000) + 1; };
   auto tag_of = [](int i) { return static_cast<uint64_t>(i % 5); };
   auto slack = [](int i) { return static_cast<size_t>((i % 3) * 100); };  // receives larger than the message
   for (int i = 0; i < kN; ++i) {
-    msgs[i] = pattern(size_of(i), 1000 + i);
+    msgs[i] = pattern(size_of(i), 1000 + i + 1000 * round);
     got[i].assign(msgs[i].size() + slack(i) + 8, 0xA5);
   }
   auto post_recv = [&](int i) {
@@ -417,10 +431,10 @@ TEST_P(Conformance, ManyMessagesInFlightAcrossTags) {
   }
   for (int i = kBefore; i < kN; ++i) ASSERT_NO_FATAL_FAILURE(post_recv(i));
 
-  ASSERT_TRUE(eb_->wait([&] { return eb_->count(CompletionType::kRecv) == kN; }))
-      << eb_->count(CompletionType::kRecv) << " of " << kN << " receives completed";
-  ASSERT_TRUE(ea_->wait([&] { return ea_->count(CompletionType::kSend) == kN; }))
-      << ea_->count(CompletionType::kSend) << " of " << kN << " sends completed";
+  ASSERT_TRUE(eb_->wait([&] { return eb_->count(CompletionType::kRecv) - recvs_before == kN; }))
+      << eb_->count(CompletionType::kRecv) - recvs_before << " of " << kN << " receives completed";
+  ASSERT_TRUE(ea_->wait([&] { return ea_->count(CompletionType::kSend) - sends_before == kN; }))
+      << ea_->count(CompletionType::kSend) - sends_before << " of " << kN << " sends completed";
   for (int i = 0; i < kN; ++i) {
     SCOPED_TRACE("message " + std::to_string(i));
     const Completion* rc = eb_->op(recvs[i]);
@@ -659,6 +673,13 @@ TEST_P(Conformance, CloseIsSeenByThePeerAndLaterCallsFail) {
   // A fresh connection between the same devices works.
   ASSERT_NO_FATAL_FAILURE(establish());
   ASSERT_NO_FATAL_FAILURE(transfer(side_a(), side_b(), 70000, 2, 62));
+
+  // The accepting end may close too; the initiator hears it the same way.
+  ASSERT_TRUE(b().close(cb_).is_ok());
+  const Completion* seen_a = ea_->wait_event(CompletionType::kConnFailed, ca_);
+  ASSERT_NE(seen_a, nullptr) << "A never heard of B's close";
+  EXPECT_EQ(seen_a->status.code(), Code::kClosed) << seen_a->status.to_string();
+  check_refused(a().post_send(ca_, 1, buf.data(), 10).status(), "A post_send after B closed");
 }
 
 TEST_P(Conformance, PeerDestroyedFailsPendingOperationsNamingIt) {
@@ -741,6 +762,110 @@ TEST_P(Conformance, BadAddressesAreRefused) {
   EXPECT_TRUE(ea_->all().empty()) << describe(&ea_->all().front());
 }
 
+TEST_P(Conformance, DeregisteredRegionNoLongerTakesWrites) {
+  ASSERT_NO_FATAL_FAILURE(establish());
+  std::vector<uint8_t> region(65536, 0);
+  auto key = b().register_memory(region.data(), region.size(), MemAccess::kRemoteWrite);
+  ASSERT_TRUE(key.is_ok());
+  ASSERT_TRUE(b().deregister_memory(*key).is_ok());
+  EXPECT_EQ(b().deregister_memory(*key).code(), Code::kNotFound) << "deregistered twice";
+  // The same memory registered again gets a key the old one does not alias.
+  auto again = b().register_memory(region.data(), region.size(), MemAccess::kRemoteWrite);
+  ASSERT_TRUE(again.is_ok());
+  EXPECT_NE(*again, *key);
+  const auto data = pattern(20000, 131);
+  auto stale = a().post_write(ca_, data.data(), data.size(), *key, 0);
+  ASSERT_TRUE(stale.is_ok());
+  const Completion* sc = ea_->wait_op(*stale);
+  ASSERT_NE(sc, nullptr);
+  EXPECT_EQ(sc->status.code(), Code::kRemoteAccess) << sc->status.to_string();
+  EXPECT_TRUE(AllBytesAre(region, 0)) << "a stale key wrote into re-registered memory";
+  auto fresh = a().post_write(ca_, data.data(), data.size(), *again, 100);
+  ASSERT_TRUE(fresh.is_ok());
+  const Completion* fc = ea_->wait_op(*fresh);
+  ASSERT_NE(fc, nullptr);
+  EXPECT_TRUE(fc->status.is_ok()) << fc->status.to_string();
+  EXPECT_TRUE(Same(data, std::span<const uint8_t>(region).subspan(100)));
+}
+
+TEST_P(Conformance, ReceivePostedWhileAMessageArrivesGetsAllOfIt) {
+  ASSERT_NO_FATAL_FAILURE(establish());
+  // Whether the receive comes before, during or after the message's arrival,
+  // the bytes end up the same.
+  const int delays_us[] = {0, 0, 50, 200, 1000, 3000, 10000};
+  uint64_t tag = 20;
+  for (int d : delays_us) {
+    SCOPED_TRACE("receive posted " + std::to_string(d) + " us after the send");
+    const auto msg = pattern(8u << 20, 140 + tag);
+    std::vector<uint8_t> got(msg.size() + 16, 0xA5);
+    auto s = a().post_send(ca_, tag, msg.data(), msg.size());
+    ASSERT_TRUE(s.is_ok());
+    std::this_thread::sleep_for(std::chrono::microseconds(d));
+    auto r = b().post_recv(cb_, tag, got.data(), msg.size());
+    ASSERT_TRUE(r.is_ok());
+    const Completion* rc = eb_->wait_op(*r);
+    ASSERT_NE(rc, nullptr);
+    EXPECT_TRUE(rc->status.is_ok()) << rc->status.to_string();
+    EXPECT_EQ(rc->bytes, msg.size());
+    EXPECT_TRUE(Same(msg, got));
+    EXPECT_TRUE(AllBytesAre(std::span<const uint8_t>(got).subspan(msg.size()), 0xA5));
+    ASSERT_NE(ea_->wait_op(*s), nullptr);
+    ++tag;
+  }
+}
+
+TEST_P(Conformance, SendWithNowhereToGoWaitsForAReceive) {
+  // B may buffer only 1 MiB of messages nobody asked for yet.
+  EngineParams ep = engine_params();
+  ep.unexpected_budget = Bytes(1u << 20);
+  ASSERT_NO_FATAL_FAILURE(open(ep));
+  ASSERT_NO_FATAL_FAILURE(establish());
+  const auto msg = pattern(4u << 20, 151);
+  auto s = a().post_send(ca_, 1, msg.data(), msg.size());
+  ASSERT_TRUE(s.is_ok());
+  std::this_thread::sleep_for(milliseconds(300));
+  ea_->drain();
+  EXPECT_EQ(ea_->op(*s), nullptr) << "a send completed with nowhere to put it: " << describe(ea_->op(*s));
+  std::vector<uint8_t> got(msg.size());
+  auto r = b().post_recv(cb_, 1, got.data(), got.size());
+  ASSERT_TRUE(r.is_ok());
+  const Completion* rc = eb_->wait_op(*r);
+  const Completion* sc = ea_->wait_op(*s);
+  ASSERT_NE(rc, nullptr);
+  ASSERT_NE(sc, nullptr);
+  EXPECT_TRUE(rc->status.is_ok()) << rc->status.to_string();
+  EXPECT_TRUE(sc->status.is_ok()) << sc->status.to_string();
+  EXPECT_TRUE(Same(msg, got));
+  EXPECT_EQ(ea_->count(CompletionType::kConnFailed), 0u) << "waiting for a receive is not a dead peer";
+}
+
+TEST_P(Conformance, TooManyOperationsInFlightIsAClearError) {
+  EngineParams ep = engine_params();
+  ep.max_ops_per_conn = 16;
+  ep.unexpected_budget = Bytes(0);  // nothing completes until B posts receives
+  ASSERT_NO_FATAL_FAILURE(open(ep));
+  ASSERT_NO_FATAL_FAILURE(establish());
+  const auto msg = pattern(1000, 161);
+  std::vector<OpId> sends;
+  for (int i = 0; i < 16; ++i) {
+    auto s = a().post_send(ca_, 1, msg.data(), msg.size());
+    ASSERT_TRUE(s.is_ok()) << i << ": " << s.status().to_string();
+    sends.push_back(*s);
+  }
+  auto over = a().post_send(ca_, 1, msg.data(), msg.size());
+  ASSERT_FALSE(over.is_ok()) << "a 17th operation was taken with max_ops_per_conn=16";
+  EXPECT_EQ(over.status().code(), Code::kResourceExhausted) << over.status().to_string();
+  EXPECT_TRUE(Contains(over.status().message(), "max_ops_per_conn")) << over.status().message();
+  // Receives drain them, and then there is room again.
+  std::vector<std::vector<uint8_t>> got(16, std::vector<uint8_t>(msg.size()));
+  for (auto& g : got) ASSERT_TRUE(b().post_recv(cb_, 1, g.data(), g.size()).is_ok());
+  ASSERT_TRUE(ea_->wait([&] { return ea_->count(CompletionType::kSend) == 16; }));
+  for (OpId op : sends) EXPECT_TRUE(ea_->op(op)->status.is_ok()) << ea_->op(op)->status.to_string();
+  ASSERT_TRUE(eb_->wait([&] { return eb_->count(CompletionType::kRecv) == 16; }));
+  for (const auto& g : got) EXPECT_TRUE(Same(msg, g));
+  ASSERT_NO_FATAL_FAILURE(transfer(side_a(), side_b(), 5000, 2, 162));
+}
+
 TEST_P(Conformance, StatsCountWhatHappened) {
   ASSERT_NO_FATAL_FAILURE(establish());
   constexpr size_t kBytes = 4u << 20;
@@ -811,6 +936,27 @@ INSTANTIATE_TEST_SUITE_P(Drivers, Conformance,
                            return v;
                          }()),
                          [](const ::testing::TestParamInfo<const Backend*>& info) { return info.param->name; });
+
+// Not part of the suite: the loopback driver's address parser. "loop:N"
+// names node N; anything else must be refused, not read as some other node.
+TEST(LoopbackDriverAddresses, MalformedNodeNumbersAreRefused) {
+  MonotonicClock clock;
+  loopback::LoopbackNetwork net(clock, {}, 1);
+  auto node0 = net.add_node();
+  auto node1 = net.add_node();
+  EXPECT_TRUE(node1->resolve("loop:1").is_ok());
+  // No digits at all: read as node 0.
+  auto empty = node1->resolve("loop:");
+  EXPECT_FALSE(empty.is_ok()) << "\"loop:\" resolved to " << (empty.is_ok() ? node1->format(*empty) : "");
+  // 2^32 + 1 wraps around to node 1.
+  auto wrapped = node0->resolve("loop:4294967297");
+  EXPECT_FALSE(wrapped.is_ok()) << "\"loop:4294967297\" resolved to " << (wrapped.is_ok() ? node0->format(*wrapped) : "");
+  for (const auto* r : {&empty, &wrapped}) {
+    if (!r->is_ok()) {
+      EXPECT_EQ(r->status().code(), Code::kInvalidArgument) << r->status().to_string();
+    }
+  }
+}
 
 }  // namespace
 }  // namespace weft
