@@ -51,6 +51,8 @@ int main(int argc, char** argv) {
   p2p->add_option("--window-kib", o.window_kib, "fixed congestion window")->capture_default_str()->check(CLI::Range(64u, 1u << 20));
   p2p->add_option("--paths", o.paths, "paths (UDP source ports) selective repeat sprays over")->capture_default_str()->check(CLI::Range(1, 8));
   p2p->add_option("--bind", o.bind, "local IPv4 address of both processes")->capture_default_str();
+  p2p->add_option("--serve", o.serve, "act as the receiver for a remote --peer: IPv4:PORT to listen on (TCP control, weft on that IP)");
+  p2p->add_option("--peer", o.peer, "measure against a remote `weft-perf p2p --serve IPv4:PORT`; also set --bind to a local address");
   p2p->add_option("--csv", o.csv, "also write rows to this CSV file");
   p2p->add_flag("--no-raw", [&](int64_t) { o.raw_baseline = false; }, "skip the raw UDP baseline");
 
@@ -96,6 +98,10 @@ int main(int argc, char** argv) {
   }
   if (o.sizes.empty() || o.losses.empty() || o.modes.empty()) {
     std::fprintf(stderr, "weft-perf: nothing to run (empty sizes, losses or modes)\n");
+    return 2;
+  }
+  if (!o.serve.empty() && !o.peer.empty()) {
+    std::fprintf(stderr, "weft-perf: use either --serve or --peer, not both\n");
     return 2;
   }
   return weft::perf::run_p2p(o);

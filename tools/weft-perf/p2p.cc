@@ -10,6 +10,9 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -381,20 +384,81 @@ std::string human(uint64_t b) {
 
 }  // namespace
 
-int run_p2p(const P2pOptions& o) {
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
-    std::perror("weft-perf: socketpair");
+namespace {
+bool split_hostport(const std::string& s, sockaddr_in& a) {
+  const auto colon = s.rfind(':');
+  if (colon == std::string::npos) return false;
+  a = {};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(std::atoi(s.c_str() + colon + 1)));
+  return inet_pton(AF_INET, s.substr(0, colon).c_str(), &a.sin_addr) == 1;
+}
+}  // namespace
+
+// Receiver for a remote sender: TCP control on --serve, weft on the same IP.
+int serve_p2p(const P2pOptions& o) {
+  sockaddr_in a;
+  if (!split_hostport(o.serve, a)) {
+    std::fprintf(stderr, "weft-perf: --serve '%s' is not IPv4:PORT\n", o.serve.c_str());
+    return 2;
+  }
+  const int ls = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int on = 1;
+  ::setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(ls, 1) != 0) {
+    std::fprintf(stderr, "weft-perf: cannot listen on %s: %s\n", o.serve.c_str(), std::strerror(errno));
     return 1;
   }
-  std::fflush(stdout);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(sv[0]);
-    _exit(child_main(sv[1], o));
+  std::fprintf(stderr, "weft-perf: serving on %s\n", o.serve.c_str());
+  const int ctl = ::accept(ls, nullptr, nullptr);
+  ::close(ls);
+  if (ctl < 0) return 1;
+  ::setsockopt(ctl, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  P2pOptions local = o;
+  local.bind = o.serve.substr(0, o.serve.rfind(':'));
+  const int rc = child_main(ctl, local);
+  ::close(ctl);
+  return rc;
+}
+
+int run_p2p(const P2pOptions& o) {
+  if (!o.serve.empty()) return serve_p2p(o);
+  int ctl = -1;
+  pid_t pid = -1;
+  if (!o.peer.empty()) {
+    sockaddr_in a;
+    if (!split_hostport(o.peer, a)) {
+      std::fprintf(stderr, "weft-perf: --peer '%s' is not IPv4:PORT\n", o.peer.c_str());
+      return 2;
+    }
+    ctl = ::socket(AF_INET, SOCK_STREAM, 0);
+    bool up = false;
+    for (int i = 0; i < 100 && !up; ++i) {  // the server may still be starting
+      up = ::connect(ctl, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      if (!up) usleep(100000);
+    }
+    if (!up) {
+      std::fprintf(stderr, "weft-perf: cannot reach the --serve side at %s: %s (is `weft-perf p2p --serve %s` running there?)\n",
+                   o.peer.c_str(), std::strerror(errno), o.peer.c_str());
+      return 1;
+    }
+    const int on = 1;
+    ::setsockopt(ctl, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  } else {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+      std::perror("weft-perf: socketpair");
+      return 1;
+    }
+    std::fflush(stdout);
+    pid = ::fork();
+    if (pid == 0) {
+      ::close(sv[0]);
+      _exit(child_main(sv[1], o));
+    }
+    ::close(sv[1]);
+    ctl = sv[0];
   }
-  ::close(sv[1]);
-  const int ctl = sv[0];
   char peer[64] = {};
   if (!get(ctl, peer)) {
     std::fprintf(stderr, "weft-perf: the receiver process failed to start\n");
@@ -419,7 +483,7 @@ int run_p2p(const P2pOptions& o) {
   const long cores = sysconf(_SC_NPROCESSORS_ONLN);
   double load[3] = {0, 0, 0};
   (void)getloadavg(load, 3);
-  fmt::print("# weft-perf p2p: 2 processes over UDP {} (this host: {} cores, load {:.2f})\n", o.bind, cores, load[0]);
+  fmt::print("# weft-perf p2p: 2 processes over UDP, {} -> {} (this host: {} cores, load {:.2f})\n", o.bind, o.peer.empty() ? o.bind + " (forked)" : o.peer, cores, load[0]);
   fmt::print("# mtu {} B, fixed window {} KiB, {:.1f} s or {} MiB per point; loss injected on both directions' sends\n",
              o.mtu, o.window_kib, o.seconds, o.bytes_per_point >> 20);
 
@@ -431,7 +495,8 @@ int run_p2p(const P2pOptions& o) {
     get(ctl, first);
     const double cpu0 = cpu_now();
     const double t0 = wall();
-    const uint64_t sent = raw_send(o.bind, static_cast<uint16_t>(first.count), o.mtu, o.raw_seconds);
+    const std::string raw_ip = o.peer.empty() ? o.bind : o.peer.substr(0, o.peer.rfind(':'));
+    const uint64_t sent = raw_send(raw_ip, static_cast<uint16_t>(first.count), o.mtu, o.raw_seconds);
     const double t1 = wall();
     const double cpu1 = cpu_now();
     Reply rep{};
@@ -480,7 +545,8 @@ int run_p2p(const P2pOptions& o) {
   Cmd quit{Op::kQuit};
   put(ctl, quit);
   int status = 0;
-  ::waitpid(pid, &status, 0);
+  if (pid > 0) ::waitpid(pid, &status, 0);
+  ::close(ctl);
   if (csv) {
     std::fclose(csv);
     fmt::print("\n# rows written to {}\n", o.csv);
