@@ -198,7 +198,7 @@ TEST(EngineFaults, BadPathIsAvoidedAndTransferCompletes) {
       ++total;
       on2 += s.pkt.h.entropy == 2 ? 1 : 0;
     }
-  EXPECT_LT(on2 * 10, total) << on2 << " of " << total << " first transmissions on the dead path";
+  EXPECT_LT(on2 * 10, total) << on2 << " of " << total << " first transmissions on the dead path; avoided " << st.paths_avoided << " rack " << st.rack_losses << " rto " << st.rto_count;
   std::set<uint16_t> used;
   for (const auto& s : w.log)
     if (s.from == 0 && is_data(s)) used.insert(s.pkt.h.entropy);
