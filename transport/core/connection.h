@@ -162,6 +162,7 @@ struct Connection {
     Nanos delivered_xmit{0};     // send time of that packet
   };
   std::vector<PathRack> path_rack;
+  Nanos probe_xmit{0};  // send time of the outstanding RTO probe, 0 if none
   Nanos rack_rtt{0};
   Nanos rack_deadline = Nanos::max();
   Nanos rto_deadline = Nanos::max();

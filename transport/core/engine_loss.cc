@@ -127,6 +127,25 @@ void Engine::on_ack(Nanos now, Connection& c, const wire::Packet& pkt) {
     c.rack_rtt = now - latest_xmit;
   }
   if (newly > 0) c.consecutive_rto = 0;
+  if (c.probe_xmit.count() > 0 && pkt.h.ts_ecr != 0 && pkt.h.ts_ecr - 1 >= static_cast<uint64_t>(c.probe_xmit.count())) {
+    // The receiver answered the RTO probe, and this ACK's SACK state is from
+    // after the probe arrived: whatever was sent long before the probe and
+    // is still unacknowledged did not arrive. Without this, a burst lost at
+    // the tail of a window costs one RTO per packet.
+    const Nanos cutoff = c.probe_xmit - std::max(c.rtt.srtt(), micros(100));
+    // An ACK lists at most the 31 lowest ranges (plus the newest arrival's);
+    // when it is that full, it says nothing above the 31st, so judge nothing there.
+    uint64_t known = c.snd_nxt;
+    if (a.nranges >= wire::kMaxSackRanges - 1) {
+      const wire::SackRange& r = a.ranges[wire::kMaxSackRanges - 2];
+      known = std::min(known, a.cum_ack + r.start + r.len);
+    }
+    for (uint64_t p = c.snd_una; p < known; ++p) {
+      SentPacket& r = c.rec(p);
+      if (r.psn == p && r.state == PktState::kInflight && r.xmit_ts < cutoff) mark_lost(now, c, r, true);
+    }
+    c.probe_xmit = Nanos(0);
+  }
   if (c.recovery == Recovery::kSelectiveRepeat) detect_losses(now, c);
   if (newly > 0) {
     c.cc->on_ack({.now = now, .acked_bytes = bytes, .ecn_bytes = Bytes(ce_delta), .rtt = rtt, .min_rtt = c.rtt.min_rtt(),
@@ -253,6 +272,7 @@ void Engine::on_rto(Nanos now, Connection& c) {
         break;
       }
     }
+    c.probe_xmit = now;  // the probe goes out at the next transmit, i.e. now
     c.lost_pending = Bytes(0);
   } else {
     // Still silent: assume everything outstanding is gone.

@@ -1,23 +1,34 @@
 #include "transport/core/wire.h"
 
+#include <bit>
 #include <cstring>
+#include <type_traits>
 
 #include "common/crc32c.h"
 
 namespace weft::core::wire {
 namespace {
 
-// Little-endian stores and loads; on x86 and Arm these compile to plain moves.
+// Little-endian stores and loads. On little-endian hosts (x86, Arm) they are
+// one unaligned move each; the byte loop is only for big-endian hosts.
 template <typename T>
 void put(uint8_t* p, T v) {
   static_assert(std::is_unsigned_v<T>);
-  for (size_t i = 0; i < sizeof(T); ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(p, &v, sizeof v);
+  } else {
+    for (size_t i = 0; i < sizeof(T); ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+  }
 }
 template <typename T>
 T get(const uint8_t* p) {
   static_assert(std::is_unsigned_v<T>);
   T v = 0;
-  for (size_t i = 0; i < sizeof(T); ++i) v |= static_cast<T>(p[i]) << (8 * i);
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(&v, p, sizeof v);
+  } else {
+    for (size_t i = 0; i < sizeof(T); ++i) v |= static_cast<T>(p[i]) << (8 * i);
+  }
   return v;
 }
 

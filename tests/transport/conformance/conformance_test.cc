@@ -17,6 +17,8 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -197,10 +199,13 @@ Result<Endpoints> open_loopback(const DeviceParams& dp, const Impairment* impair
   auto net = std::make_shared<Net>(f);
   Endpoints e;
   e.keep = net;
-  for (auto* slot : {&e.a, &e.b}) {
-    auto d = Device::open(net->net.add_node(), dp);
+  // Both nodes exist before either device's progress thread starts: adding
+  // a node while another device runs is unsafe (see the test at the end).
+  std::unique_ptr<Driver> drivers[2] = {net->net.add_node(), net->net.add_node()};
+  for (int i = 0; i < 2; ++i) {
+    auto d = Device::open(std::move(drivers[i]), dp);
     if (!d) return d.status();
-    *slot = std::move(*d);
+    *(i == 0 ? &e.a : &e.b) = std::move(*d);
   }
   return e;
 }
@@ -956,6 +961,61 @@ TEST(LoopbackDriverAddresses, MalformedNodeNumbersAreRefused) {
       EXPECT_EQ(r->status().code(), Code::kInvalidArgument) << r->status().to_string();
     }
   }
+}
+
+// Not part of the suite either: a network must take new nodes while devices
+// on it run (a job adds ranks as they come up). Device 0's progress thread
+// waits on the network while more nodes are added; each addition may move
+// the node table, and the waiting thread must not be left holding a
+// reference into the old one. Then traffic must still flow intact.
+//
+// Run in a child process (a crash there fails this test, not the binary).
+// Returns what went wrong, or "" if nothing did.
+std::string add_nodes_while_a_device_runs() {
+  MonotonicClock clock;
+  loopback::LoopbackNetwork net(clock, {}, 1);
+  DeviceParams dp;
+  dp.engine.job_token = 7;
+  auto first = Device::open(net.add_node(), dp);
+  if (!first) return first.status().to_string();
+  std::vector<std::unique_ptr<Device>> others;
+  for (int i = 0; i < 40; ++i) {
+    std::this_thread::sleep_for(milliseconds(2));  // let device 0 settle into its wait
+    auto d = Device::open(net.add_node(), dp);
+    if (!d) return d.status().to_string();
+    others.push_back(std::move(*d));
+  }
+  Device& a = **first;
+  Device& b = *others.back();
+  Events ea(a), eb(b);
+  auto c = a.connect(b.address());
+  if (!c) return c.status().to_string();
+  if (ea.wait_event(CompletionType::kConnected, *c) == nullptr) return "no kConnected";
+  const Completion* acc = eb.wait_event(CompletionType::kAccepted);
+  if (acc == nullptr) return "no kAccepted";
+  const auto msg = pattern(1u << 20, 171);
+  std::vector<uint8_t> got(msg.size());
+  auto r = b.post_recv(acc->conn, 1, got.data(), got.size());
+  auto s = a.post_send(*c, 1, msg.data(), msg.size());
+  if (!r || !s) return "posting failed";
+  if (eb.wait_op(*r) == nullptr || ea.wait_op(*s) == nullptr) return "the transfer never completed";
+  if (!Same(msg, got)) return "the transfer arrived damaged";
+  others.clear();
+  first->reset();
+  return "";
+}
+
+TEST(LoopbackNetworkNodes, AddingNodesWhileADeviceRunsIsSafe) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        const std::string why = add_nodes_while_a_device_runs();
+        if (!why.empty()) std::fprintf(stderr, "%s\n", why.c_str());
+        std::fflush(stderr);
+        std::_Exit(why.empty() ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "")
+      << "LoopbackNetwork::add_node while another node's device waits in LoopbackNetwork::wait()";
 }
 
 }  // namespace
