@@ -17,8 +17,12 @@ class LoopbackDriver final : public Driver {
     if (peer.substr(0, 5) != "loop:")
       return Status(Code::kInvalidArgument, "loopback address '" + std::string(peer) +
                                                 "' is not of the form loop:N (use Device::address() of the peer)");
+    const std::string_view digits = peer.substr(5);
+    // At most 9 digits: a node number is a uint32_t and must not wrap.
+    if (digits.empty() || digits.size() > 9)
+      return Status(Code::kInvalidArgument, "loopback address '" + std::string(peer) + "' has a bad node number");
     uint32_t n = 0;
-    for (char ch : peer.substr(5)) {
+    for (char ch : digits) {
       if (ch < '0' || ch > '9') return Status(Code::kInvalidArgument, "loopback address '" + std::string(peer) + "' has a bad node number");
       n = n * 10 + static_cast<uint32_t>(ch - '0');
     }

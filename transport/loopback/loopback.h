@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <deque>
 #include <queue>
 #include <string>
 #include <vector>
@@ -82,7 +83,7 @@ class LoopbackNetwork {
   uint64_t seq_ = 0;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<Node> nodes_;
+  std::deque<Node> nodes_;  // a deque: adding a node never moves the others
   std::vector<std::vector<uint8_t>> pool_;  // recycled datagram buffers
   NetworkStats stats_;
 };

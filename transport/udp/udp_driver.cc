@@ -326,6 +326,11 @@ size_t UdpDriver::receive(const RxSink& sink) {
     const core::NetAddr from = from_sockaddr(rx_addr_[i]);
     const auto* base = static_cast<const uint8_t*>(rx_iov_[i].iov_base);
     const size_t total = rx_msgs_[i].msg_len;
+    if (total == 0) {  // an empty datagram still reaches the engine, to be counted
+      sink(now, std::span<const uint8_t>(), from, ce);
+      ++datagrams;
+      continue;
+    }
     if (seg == 0 || seg >= total) seg = total;
     // GRO glued same-sized datagrams together: split them back apart.
     for (size_t off = 0; off < total; off += seg) {
