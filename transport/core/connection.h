@@ -51,6 +51,10 @@ struct SentPacket {
 
 enum class OpKind : uint8_t { kNone, kSend, kWrite };
 
+inline uint32_t packets_for(uint64_t len, uint32_t mss) {
+  return static_cast<uint32_t>(len == 0 ? 1 : (len + mss - 1) / mss);
+}
+
 struct SendOp {
   OpKind kind = OpKind::kNone;
   OpId id = 0;

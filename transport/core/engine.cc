@@ -230,50 +230,49 @@ Status check_buffer(const char* what, const void* buf, size_t len) {
                                               " bytes exceeds the 1 TiB message limit: split it into several operations");
   return Status::ok();
 }
-}  // namespace
 
-static Status ops_full(const Connection& c, uint32_t limit) {
+Status ops_full(const Connection& c, uint32_t limit) {
   return Status(Code::kResourceExhausted,
                 std::to_string(limit) + " operations already in flight on the connection to " + c.peer_name +
                     ": poll completions before posting more, or raise EngineParams::max_ops_per_conn");
 }
+}  // namespace
 
-Result<OpId> Engine::post_send(Nanos now, ConnId id, uint64_t tag, const void* buf, size_t len) {
-  WEFT_RETURN_IF_ERROR(check_buffer("post_send", buf, len));
-  auto cr = usable_conn(id, "post_send");
+
+Result<SendOp*> Engine::new_op(ConnId id, OpKind kind, const void* buf, size_t len) {
+  const char* what = kind == OpKind::kSend ? "post_send" : "post_write";
+  WEFT_RETURN_IF_ERROR(check_buffer(what, buf, len));
+  auto cr = usable_conn(id, what);
   if (!cr) return cr.status();
   Connection& c = **cr;
   const uint32_t limit = std::min<uint32_t>(c.max_ops, static_cast<uint32_t>(c.ops.size()));
   if (c.op_tail - c.op_head >= limit) return ops_full(c, limit);
   SendOp& op = c.op(c.op_tail);
   op = SendOp{};
-  op.kind = OpKind::kSend;
+  op.kind = kind;
   op.id = next_op_id();
   op.msg_id = c.op_tail++;
   op.buf = static_cast<const uint8_t*>(buf);
   op.len = len;
-  op.packets = static_cast<uint32_t>(std::max<uint64_t>(1, (len + c.mss - 1) / c.mss));
+  // Provisional: fixed when packetizing starts, once the peer's MSS is known.
+  op.packets = packets_for(len, c.mss);
+  return &op;
+}
+
+Result<OpId> Engine::post_send(Nanos now, ConnId id, uint64_t tag, const void* buf, size_t len) {
+  auto r = new_op(id, OpKind::kSend, buf, len);
+  if (!r) return r.status();
+  SendOp& op = **r;
   op.key = tag;
-  op.aux = c.send_tag_seq[tag]++;
+  op.aux = find(id)->send_tag_seq[tag]++;
   return op.id;
 }
 
 Result<OpId> Engine::post_write(Nanos now, ConnId id, const void* buf, size_t len, MrKey rkey, uint64_t roffset,
                                 const uint32_t* imm) {
-  WEFT_RETURN_IF_ERROR(check_buffer("post_write", buf, len));
-  auto cr = usable_conn(id, "post_write");
-  if (!cr) return cr.status();
-  Connection& c = **cr;
-  const uint32_t limit = std::min<uint32_t>(c.max_ops, static_cast<uint32_t>(c.ops.size()));
-  if (c.op_tail - c.op_head >= limit) return ops_full(c, limit);
-  SendOp& op = c.op(c.op_tail);
-  op = SendOp{};
-  op.kind = OpKind::kWrite;
-  op.id = next_op_id();
-  op.msg_id = c.op_tail++;
-  op.buf = static_cast<const uint8_t*>(buf);
-  op.len = len;
-  op.packets = static_cast<uint32_t>(std::max<uint64_t>(1, (len + c.mss - 1) / c.mss));
+  auto r = new_op(id, OpKind::kWrite, buf, len);
+  if (!r) return r.status();
+  SendOp& op = **r;
   op.key = rkey;
   op.aux = roffset;
   op.has_imm = imm != nullptr;

@@ -103,9 +103,11 @@ class Engine {
   void fill_data(Nanos now, Connection& c, SentPacket& r, const SendOp& op, TxPacket& tx, bool retx);
   void build_ack(Nanos now, Connection& c, TxPacket& tx);
   void build_control(Connection& c, wire::Packet& pkt, TxPacket& tx, uint16_t entropy);
+  void fill_handshake(const Connection& c, wire::HandshakeKind kind, wire::Packet& pkt) const;
   Nanos conn_deadline(const Connection& c) const;
 
   // lifecycle (engine.cc)
+  Result<SendOp*> new_op(ConnId id, OpKind kind, const void* buf, size_t len);
   Connection* find(ConnId id);
   const Connection* find(ConnId id) const;
   Result<Connection*> usable_conn(ConnId id, const char* what);

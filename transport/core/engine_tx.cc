@@ -93,6 +93,18 @@ void Engine::fill_data(Nanos now, Connection& c, SentPacket& r, const SendOp& op
   c.cc->on_send({.now = now, .bytes = Bytes(r.len), .inflight = c.inflight, .path = r.path, .retransmit = retx});
 }
 
+void Engine::fill_handshake(const Connection& c, wire::HandshakeKind kind, wire::Packet& pkt) const {
+  pkt.h.type = wire::Type::kHandshake;
+  pkt.hs.kind = kind;
+  pkt.hs.mode = c.recovery == Recovery::kGoBackN ? 1 : 0;
+  pkt.hs.src_conn = c.id;
+  pkt.hs.job_token = p_.job_token;
+  pkt.hs.nonce = c.local_nonce;
+  pkt.hs.mss = mss_;
+  pkt.hs.rwnd = c.rcv.capacity();
+  pkt.hs.max_ops = p_.max_ops_per_conn;
+}
+
 bool Engine::build_retx(Nanos now, Connection& c, TxPacket& tx) {
   while (c.retx_head != c.retx_tail) {
     const uint64_t psn = c.retx_q[c.retx_head++ % c.retx_q.size()];
@@ -128,6 +140,7 @@ bool Engine::build_data(Nanos now, Connection& c, TxPacket& tx) {
   }
   if (c.op_tx == c.op_tail) return false;
   SendOp& op = c.op(c.op_tx);
+  if (op.packets_sent == 0) op.packets = packets_for(op.len, c.mss);  // the handshake may have lowered the MSS
   SentPacket& r = c.rec(c.snd_nxt);
   r = SentPacket{};
   r.psn = c.snd_nxt++;
@@ -150,15 +163,7 @@ size_t Engine::transmit_conn(Nanos now, Connection& c, std::span<TxPacket> out) 
   switch (c.state) {
     case ConnState::kConnecting:
       if (c.outbound && now >= c.handshake_next && room()) {
-        pkt.h.type = wire::Type::kHandshake;
-        pkt.hs.kind = wire::HandshakeKind::kInit;
-        pkt.hs.mode = c.recovery == Recovery::kGoBackN ? 1 : 0;
-        pkt.hs.src_conn = c.id;
-        pkt.hs.job_token = p_.job_token;
-        pkt.hs.nonce = c.local_nonce;
-        pkt.hs.mss = mss_;
-        pkt.hs.rwnd = c.rcv.capacity();
-        pkt.hs.max_ops = p_.max_ops_per_conn;
+        fill_handshake(c, wire::HandshakeKind::kInit, pkt);
         pkt.h.ts_val = stamp(now);
         build_control(c, pkt, out[n++], 0);
         c.handshake_tries++;
@@ -185,15 +190,7 @@ size_t Engine::transmit_conn(Nanos now, Connection& c, std::span<TxPacket> out) 
       break;
     case ConnState::kEstablished: {
       if (c.owe_accept && room()) {
-        pkt.h.type = wire::Type::kHandshake;
-        pkt.hs.kind = wire::HandshakeKind::kAccept;
-        pkt.hs.mode = c.recovery == Recovery::kGoBackN ? 1 : 0;
-        pkt.hs.src_conn = c.id;
-        pkt.hs.job_token = p_.job_token;
-        pkt.hs.nonce = c.local_nonce;
-        pkt.hs.mss = mss_;
-        pkt.hs.rwnd = c.rcv.capacity();
-        pkt.hs.max_ops = p_.max_ops_per_conn;
+        fill_handshake(c, wire::HandshakeKind::kAccept, pkt);
         build_control(c, pkt, out[n++], 0);
         c.owe_accept = false;
       }

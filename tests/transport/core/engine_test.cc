@@ -59,6 +59,24 @@ TEST(Engine, SendLandsIntactInThePostedReceive) {
   EXPECT_EQ(got, msg);
 }
 
+TEST(Engine, SendPostedWhileConnectingUsesTheSmallerNegotiatedPacketSize) {
+  EngineParams pb = test_params();
+  pb.mtu = 700;  // the peer takes smaller packets than we would send
+  EnginePair w(test_params(), pb);
+  auto c = w.a.connect(w.now(), node(1), {});
+  ASSERT_TRUE(c.is_ok());
+  const auto msg = pattern(10000, 12);
+  auto s = w.a.post_send(w.now(), *c, 1, msg.data(), msg.size());  // before the handshake finished
+  ASSERT_TRUE(s.is_ok());
+  ASSERT_TRUE(w.run_until([&] { return w.cb != 0; }));
+  std::vector<uint8_t> got(msg.size());
+  auto r = w.b.post_recv(w.now(), w.cb, 1, got.data(), got.size());
+  ASSERT_TRUE(w.run_until([&] { return w.find_op(0, *s) && w.find_op(1, *r); }));
+  EXPECT_EQ(got, msg);
+  for (const auto& p : w.log)
+    if (p.from == 0 && p.pkt.h.type == wire::Type::kData) EXPECT_LE(p.pkt.h.payload_len, 700u - wire::kDataHeaderSize);
+}
+
 TEST(Engine, SendBeforeReceiveIsBufferedThenDelivered) {
   EnginePair w;
   w.establish();
