@@ -49,12 +49,16 @@ struct Device::Impl {
   void run() {
     while (!stop.load(std::memory_order_relaxed)) {
       Nanos deadline;
+      bool ready;
       {
         std::lock_guard<std::mutex> g(mu);
         step_locked();
         deadline = engine.next_deadline();
+        ready = engine.pending_completions() > 0;
       }
-      if (waiters.load(std::memory_order_relaxed) > 0) cq_cv.notify_all();
+      // Wake waiters only when there is something for them: a futex wake per
+      // batch would cost more than the batch.
+      if (ready && waiters.load(std::memory_order_relaxed) > 0) cq_cv.notify_all();
       if (params.busy_poll) continue;
       // Wake at the next engine deadline, and at least every 10 ms so a stop
       // request or a posted operation is never stuck behind a long sleep.

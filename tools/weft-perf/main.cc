@@ -63,7 +63,9 @@ int main(int argc, char** argv) {
       std::stringstream ss(sizes_list);
       for (std::string t; std::getline(ss, t, ',');) o.sizes.push_back(parse_size(t));
     } else {
-      for (uint64_t s = parse_size(begin), e = parse_size(end); s <= e; s *= factor) o.sizes.push_back(s);
+      const uint64_t e = parse_size(end);
+      for (uint64_t s = parse_size(begin); s <= e && s > 0; s *= factor) o.sizes.push_back(s);
+      if (o.sizes.empty() || o.sizes.back() != e) o.sizes.push_back(e);  // the largest size is always measured
     }
   } catch (const CLI::ValidationError& e) {
     std::fprintf(stderr, "weft-perf: %s\n", e.what());
