@@ -96,7 +96,9 @@ struct PostedRecv {
 
 // A send that arrived before its receive was posted, buffered in full.
 struct Unexpected {
-  std::vector<uint8_t> data;
+  // Not zero-filled: every byte is written by a packet before it is read as
+  // message data (zeroing a large buffer costs as much as receiving it).
+  std::unique_ptr<uint8_t[]> data;
   uint64_t msg_len = 0;
   bool complete = false;
   uint32_t slot = 0;  // receiver message-table slot while incomplete

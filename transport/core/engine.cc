@@ -291,7 +291,7 @@ Result<OpId> Engine::post_recv(Nanos now, ConnId id, uint64_t tag, void* buf, si
   if (auto it = c.unexpected.find(key); it != c.unexpected.end()) {
     Unexpected& u = *it->second;
     const uint64_t n = std::min<uint64_t>(capacity, u.msg_len);
-    if (n > 0) std::memcpy(dst, u.data.data(), n);
+    if (n > 0) std::memcpy(dst, u.data.get(), n);
     if (u.complete) {
       Status st;
       if (u.msg_len > capacity)

@@ -270,12 +270,12 @@ bool Engine::place_send(Nanos now, Connection& c, const wire::Packet& pkt) {
         return false;
       }
       auto u = std::make_unique<Unexpected>();
-      u->data.resize(d.msg_len);
+      u->data.reset(new uint8_t[d.msg_len ? d.msg_len : 1]);
       u->msg_len = d.msg_len;
       u->slot = slot;
       unexpected_used_ += d.msg_len;
       fresh.kind = RxMsg::Kind::kUnexpected;
-      fresh.dest = u->data.data();
+      fresh.dest = u->data.get();
       fresh.capacity = d.msg_len;
       c.unexpected[key] = std::move(u);
     }
