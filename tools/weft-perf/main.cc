@@ -54,6 +54,8 @@ int main(int argc, char** argv) {
   p2p->add_option("--serve", o.serve, "act as the receiver for a remote --peer: IPv4:PORT to listen on (TCP control, weft on that IP)");
   p2p->add_option("--peer", o.peer, "measure against a remote `weft-perf p2p --serve IPv4:PORT`; also set --bind to a local address");
   p2p->add_option("--csv", o.csv, "also write rows to this CSV file");
+  p2p->add_flag("--inline-progress", [&](int64_t) { o.progress_thread = false; },
+                "no progress thread: the benchmark thread drives the engine while it waits (run to completion)");
   p2p->add_flag("--no-raw", [&](int64_t) { o.raw_baseline = false; }, "skip the raw UDP baseline");
 
   CLI11_PARSE(app, argc, argv);

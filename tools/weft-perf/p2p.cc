@@ -93,6 +93,7 @@ bool check(const uint8_t* p, uint64_t size, uint64_t i) {
 
 DeviceParams device_params(const P2pOptions& o) {
   DeviceParams dp;
+  dp.progress_thread = o.progress_thread;
   dp.engine.job_token = 0x7E57;
   dp.engine.mtu = o.mtu;
   dp.engine.window_packets = 16384;

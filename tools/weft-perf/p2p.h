@@ -25,6 +25,7 @@ struct P2pOptions {
   std::string serve;  // IP:PORT: be the receiver for a remote --peer (TCP control there)
   std::string peer;   // IP:PORT: the remote --serve to measure against
   uint16_t paths = 8;         // entropy values sprayed over (sr)
+  bool progress_thread = true;  // false: run to completion on the calling thread
   bool verbose = false;
 };
 
