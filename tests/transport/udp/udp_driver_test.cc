@@ -163,11 +163,24 @@ void connect(Node& from, Node& to, const std::string& via, const ConnParams& cp,
   cto = acc->conn;
 }
 
+// Memory an operation may still touch when a test gives up on it: leaked on
+// purpose rather than freed under a device that may still write into it.
+struct KeepUnlessDone {
+  std::vector<std::vector<uint8_t>*> bufs;
+  bool done = false;
+  ~KeepUnlessDone() {
+    if (done) return;
+    static auto* graveyard = new std::vector<std::vector<uint8_t>>;
+    for (auto* b : bufs) graveyard->push_back(std::move(*b));  // moving keeps the heap block
+  }
+};
+
 // Sends `n` pattern bytes and checks they arrive intact.
 void transfer(Node& from, ConnId cfrom, Node& to, ConnId cto, size_t n, uint64_t tag, uint64_t seed) {
   SCOPED_TRACE("transfer of " + std::to_string(n) + " bytes");
-  const auto msg = pattern(n, seed);
+  auto msg = pattern(n, seed);
   std::vector<uint8_t> got(n);
+  KeepUnlessDone guard{{&msg, &got}};
   auto r = to.dev->post_recv(cto, tag, got.data(), got.size());
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
   auto s = from.dev->post_send(cfrom, tag, msg.data(), msg.size());
@@ -176,6 +189,7 @@ void transfer(Node& from, ConnId cfrom, Node& to, ConnId cto, size_t n, uint64_t
   const Completion* sc = from.ev->wait_op(*s);
   ASSERT_NE(rc, nullptr) << "the receive never completed";
   ASSERT_NE(sc, nullptr) << "the send never completed";
+  guard.done = true;
   EXPECT_TRUE(sc->status.is_ok()) << sc->status.to_string();
   ASSERT_TRUE(rc->status.is_ok()) << rc->status.to_string();
   EXPECT_EQ(rc->bytes, n);
@@ -239,11 +253,17 @@ class Relay {
  public:
   struct Seen {
     std::set<uint16_t> data_source_ports;
-    uint64_t data = 0, data_ect0 = 0, control = 0, control_not_ect = 0, to_a = 0;
+    uint64_t data = 0, data_ect0 = 0, control = 0, control_not_ect = 0, to_a = 0, dropped = 0;
   };
 
-  Relay(uint16_t a_port, uint16_t b_port, bool ce_mark)
-      : front_(0, true), back_(0, true), to_a_(loopback_addr(a_port)), to_b_(loopback_addr(b_port)), ce_mark_(ce_mark) {
+  // `drop_one_in` > 0: every so many datagrams, in either direction, is lost.
+  Relay(uint16_t a_port, uint16_t b_port, bool ce_mark, uint32_t drop_one_in = 0)
+      : front_(0, true),
+        back_(0, true),
+        to_a_(loopback_addr(a_port)),
+        to_b_(loopback_addr(b_port)),
+        ce_mark_(ce_mark),
+        drop_one_in_(drop_one_in) {
     for (int fd : {front_.fd(), back_.fd()}) {
       const int on = 1, big = 32 << 20;
       (void)::setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &on, sizeof on);
@@ -305,6 +325,10 @@ class Relay {
         } else {
           seen_.to_a++;
         }
+        if (drop_one_in_ > 0 && ++counter_ % drop_one_in_ == 0) {
+          seen_.dropped++;
+          continue;
+        }
       }
       if (from_a && data && ce_mark_) tos |= 3;
       alignas(cmsghdr) uint8_t out_ctrl[CMSG_SPACE(sizeof(int))] = {};
@@ -328,6 +352,8 @@ class Relay {
   PlainSocket front_, back_;  // front_ faces A, back_ faces B
   sockaddr_in to_a_, to_b_;
   bool ce_mark_;
+  uint32_t drop_one_in_;
+  uint64_t counter_ = 0;
   std::array<uint8_t, 65536> buf_{};
   mutable std::mutex mu_;
   Seen seen_;
@@ -609,19 +635,82 @@ TEST(UdpDriver, CongestionExperiencedMarksAreCountedByTheReceiver) {
   EXPECT_EQ(sb->ecn_ce_bytes, sb->bytes_received);
 }
 
+// The conformance suite cannot damage a UDP link; a relay that loses one
+// datagram in 20 (data, ACKs and handshakes alike) can.
+TEST(UdpDriver, LossyPathStillDeliversIntact) {
+  for (Recovery mode : {Recovery::kSelectiveRepeat, Recovery::kGoBackN}) {
+    SCOPED_TRACE(mode == Recovery::kGoBackN ? "go-back-N" : "selective repeat");
+    Node a, b;
+    ASSERT_NO_FATAL_FAILURE(open_node(a));
+    ASSERT_NO_FATAL_FAILURE(open_node(b));
+    Relay relay(port_of(a.dev->address()), port_of(b.dev->address()), false, /*drop_one_in=*/20);
+    ASSERT_TRUE(relay.ok());
+    ConnId ca = 0, cb = 0;
+    ASSERT_NO_FATAL_FAILURE(connect(a, b, relay.address(), ConnParams{.recovery = mode}, ca, cb));
+    ASSERT_NO_FATAL_FAILURE(transfer(a, ca, b, cb, 8u << 20, 1, 51));
+    ASSERT_NO_FATAL_FAILURE(transfer(b, cb, a, ca, 2u << 20, 2, 52));
+    for (int i = 0; i < 10; ++i)
+      ASSERT_NO_FATAL_FAILURE(transfer(a, ca, b, cb, 1 + static_cast<size_t>(i) * 7001, 3, 60 + i));
+    EXPECT_GT(relay.seen().dropped, 0u);
+    auto st = a.dev->stats(ca);
+    ASSERT_TRUE(st.is_ok());
+    EXPECT_GT(st->retransmits, 0u);
+  }
+}
+
+// Each end may have its own MTU; the connection uses the smaller.
+TEST(UdpDriver, MismatchedMtusStillDeliverIntact) {
+  DeviceParams big = device_params(), small = device_params();
+  big.engine.mtu = 8972;
+  small.engine.mtu = 1472;
+  for (bool small_initiates : {false, true}) {
+    SCOPED_TRACE(small_initiates ? "the 1472-byte end connects" : "the 8972-byte end connects");
+    Node a, b;
+    ASSERT_NO_FATAL_FAILURE(open_node(a, {}, small_initiates ? small : big));
+    ASSERT_NO_FATAL_FAILURE(open_node(b, {}, small_initiates ? big : small));
+    ConnId ca = 0, cb = 0;
+    ASSERT_NO_FATAL_FAILURE(connect(a, b, b.dev->address(), {}, ca, cb));
+    for (size_t n : {size_t{1}, size_t{1400}, size_t{1500}, size_t{9000}, size_t{(4u << 20) + 11}}) {
+      ASSERT_NO_FATAL_FAILURE(transfer(a, ca, b, cb, n, 1, n));
+      ASSERT_NO_FATAL_FAILURE(transfer(b, cb, a, ca, n, 2, n + 1));
+    }
+    // One-sided writes are cut to the same size.
+    std::vector<uint8_t> region(1u << 20, 0);
+    auto key = b.dev->register_memory(region.data(), region.size(), MemAccess::kRemoteWrite);
+    ASSERT_TRUE(key.is_ok());
+    auto data = pattern(region.size() - 3, 77);
+    KeepUnlessDone guard{{&region, &data}};
+    auto w = a.dev->post_write(ca, data.data(), data.size(), *key, 3);
+    ASSERT_TRUE(w.is_ok());
+    const Completion* wc = a.ev->wait_op(*w);
+    ASSERT_NE(wc, nullptr);
+    guard.done = true;
+    EXPECT_TRUE(wc->status.is_ok()) << wc->status.to_string();
+    EXPECT_TRUE(Same(data, std::span<const uint8_t>(region).subspan(3)));
+  }
+}
+
 TEST(UdpDriver, ManyConcurrentConnections) {
   constexpr int kClients = 8;
   constexpr size_t kBytes = 1u << 20;
+  // Each client connects, says who it is (tag 0), then sends 1 MiB (tag 1);
+  // the server answers each with 1 MiB of its own (tag 1).
+  // (Buffers first: the devices, declared later, are destroyed before them.)
+  std::vector<uint32_t> ids(kClients);
+  std::vector<std::vector<uint8_t>> up(kClients), down(kClients), down_got(kClients);
+  struct Peer {
+    uint32_t who = ~0u;
+    OpId hello = 0, data = 0;
+    std::vector<uint8_t> got;
+    bool answered = false;
+  };
+  std::map<ConnId, Peer> peers;
   Node server;
   ASSERT_NO_FATAL_FAILURE(open_node(server));
   std::vector<Node> clients(kClients);
   for (auto& c : clients) ASSERT_NO_FATAL_FAILURE(open_node(c));
 
-  // Each client connects, says who it is (tag 0), then sends 1 MiB (tag 1);
-  // the server answers each with 1 MiB of its own (tag 1).
   std::vector<ConnId> cconn(kClients);
-  std::vector<uint32_t> ids(kClients);
-  std::vector<std::vector<uint8_t>> up(kClients), down(kClients), down_got(kClients);
   std::vector<OpId> crecv(kClients);
   for (int i = 0; i < kClients; ++i) {
     auto c = clients[i].dev->connect(server.dev->address());
@@ -643,13 +732,6 @@ TEST(UdpDriver, ManyConcurrentConnections) {
   }
 
   // The server: on each accept, post receives; on each hello, answer.
-  struct Peer {
-    uint32_t who = ~0u;
-    OpId hello = 0, data = 0;
-    std::vector<uint8_t> got;
-    bool answered = false;
-  };
-  std::map<ConnId, Peer> peers;
   size_t seen = 0;
   int data_done = 0;
   auto serve = [&] {
@@ -684,6 +766,16 @@ TEST(UdpDriver, ManyConcurrentConnections) {
   bool done = false;
   while (!(done = serve()) && Clock_::now() < end) std::this_thread::sleep_for(std::chrono::microseconds(500));
   ASSERT_TRUE(done) << "server finished " << data_done << " of " << kClients << " uploads";
+  // Every send is acknowledged too, before its buffer may go.
+  auto sends_done = [](Events& ev, size_t want) {
+    return ev.wait([&] {
+      return static_cast<size_t>(std::count_if(ev.all().begin(), ev.all().end(), [](const Completion& c) {
+               return c.type == CompletionType::kSend;
+             })) == want;
+    });
+  };
+  EXPECT_TRUE(sends_done(*server.ev, kClients));
+  for (auto& c : clients) EXPECT_TRUE(sends_done(*c.ev, 2));
 
   EXPECT_EQ(peers.size(), static_cast<size_t>(kClients));
   std::set<uint32_t> who;
