@@ -14,12 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <memory>
 #include <span>
@@ -28,6 +25,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "transport/device_events.h"
 #include "transport/loopback/loopback.h"
 #include "transport/transport.h"
 #include "transport/udp/udp_driver.h"
@@ -36,119 +34,14 @@
 namespace weft {
 namespace {
 
-using Clock_ = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+using weft::testing::AllBytesAre;
+using weft::testing::Contains;
+using weft::testing::Events;
+using weft::testing::Same;
 
-// Long enough for a loaded 2-core machine; a healthy run takes a fraction.
-constexpr milliseconds kTimeout{30000};
-
-// ---------------------------------------------------------------- data ----
-
-uint64_t splitmix(uint64_t& x) {
-  uint64_t z = (x += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-// Bytes no two (seed, offset) pairs are likely to share, so a misplaced
-// packet or a message matched to the wrong receive shows up.
-std::vector<uint8_t> pattern(size_t n, uint64_t seed) {
-  std::vector<uint8_t> v(n);
-  uint64_t x = seed * 0x2545F4914F6CDD1Dull + 17;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const uint64_t z = splitmix(x);
-    std::memcpy(v.data() + i, &z, 8);
-  }
-  const uint64_t z = splitmix(x);
-  for (size_t k = 0; i < n; ++i, ++k) v[i] = static_cast<uint8_t>(z >> (8 * k));
-  return v;
-}
-
-uint64_t fnv1a(std::span<const uint8_t> b) {
-  uint64_t h = 1469598103934665603ull;
-  for (uint8_t c : b) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
-// `got` starts with exactly `want`. Reports where they first differ rather
-// than printing megabytes.
-::testing::AssertionResult Same(std::span<const uint8_t> want, std::span<const uint8_t> got) {
-  if (got.size() < want.size())
-    return ::testing::AssertionFailure() << "have " << got.size() << " bytes, want " << want.size();
-  const auto mm = std::mismatch(want.begin(), want.end(), got.begin());
-  if (mm.first == want.end()) return ::testing::AssertionSuccess();
-  const size_t off = static_cast<size_t>(mm.first - want.begin());
-  size_t bad = 0;
-  for (size_t i = off; i < want.size(); ++i) bad += want[i] != got[i];
-  return ::testing::AssertionFailure() << bad << " of " << want.size() << " bytes differ, the first at offset " << off
-                                       << " (want 0x" << std::hex << int{want[off]} << ", got 0x" << int{got[off]}
-                                       << std::dec << "); checksum want " << fnv1a(want) << " got "
-                                       << fnv1a(got.first(want.size()));
-}
-
-::testing::AssertionResult AllBytesAre(std::span<const uint8_t> b, uint8_t v) {
-  for (size_t i = 0; i < b.size(); ++i)
-    if (b[i] != v)
-      return ::testing::AssertionFailure() << "byte " << i << " is 0x" << std::hex << int{b[i]} << ", want 0x" << int{v};
-  return ::testing::AssertionSuccess();
-}
-
-bool Contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-// ---------------------------------------------------------- completions ----
-
-// Every completion a device has produced, gathered by polling with a
-// deadline. One per device; used from the test thread only.
-class Events {
- public:
-  explicit Events(Device& d) : d_(d) {}
-
-  // Polls until `done()` holds; false if `timeout` passed first.
-  template <typename Pred>
-  bool wait(Pred done, milliseconds timeout = kTimeout) {
-    const auto end = Clock_::now() + timeout;
-    for (;;) {
-      drain();
-      if (done()) return true;
-      if (Clock_::now() > end) return false;
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-  }
-  void drain() {
-    std::array<Completion, 64> buf;
-    for (size_t n; (n = d_.poll(buf)) > 0;) seen_.insert(seen_.end(), buf.begin(), buf.begin() + n);
-  }
-  // The completion of operation `op`, or null.
-  const Completion* op(OpId op) const {
-    for (const auto& c : seen_)
-      if (c.op == op && op != 0) return &c;
-    return nullptr;
-  }
-  const Completion* wait_op(OpId id, milliseconds timeout = kTimeout) {
-    wait([&] { return op(id) != nullptr; }, timeout);
-    return op(id);
-  }
-  // The first event of `type` (on `conn` unless 0), or null.
-  const Completion* event(CompletionType type, ConnId conn = 0) const {
-    for (const auto& c : seen_)
-      if (c.type == type && (conn == 0 || c.conn == conn)) return &c;
-    return nullptr;
-  }
-  const Completion* wait_event(CompletionType type, ConnId conn = 0, milliseconds timeout = kTimeout) {
-    wait([&] { return event(type, conn) != nullptr; }, timeout);
-    return event(type, conn);
-  }
-  size_t count(CompletionType type) const {
-    return static_cast<size_t>(std::count_if(seen_.begin(), seen_.end(), [&](const Completion& c) { return c.type == type; }));
-  }
-  const std::vector<Completion>& all() const { return seen_; }
-
- private:
-  Device& d_;
-  std::vector<Completion> seen_;
-};
+// This file's pattern stream: every test sends the bytes it always has.
+std::vector<uint8_t> pattern(size_t n, uint64_t seed) { return weft::testing::pattern(n, seed, 17); }
 
 std::string describe(const Completion* c) {
   if (c == nullptr) return "no completion before the deadline";

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "transport/core/wire.h"
+#include "transport/device_events.h"
 #include "transport/udp/udp_driver.h"
 #include "weft/transport.h"
 
@@ -37,86 +38,14 @@ namespace {
 
 using Clock_ = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+using weft::testing::Contains;
+using weft::testing::Events;
+using weft::testing::kTimeout;
+using weft::testing::Same;
 
-constexpr milliseconds kTimeout{30000};  // generous: the machine may be busy
-
-// ---------------------------------------------------------------- data ----
-
-std::vector<uint8_t> pattern(size_t n, uint64_t seed) {
-  std::vector<uint8_t> v(n);
-  uint64_t x = seed * 0x2545F4914F6CDD1Dull + 29;
-  auto next = [&] {
-    uint64_t z = (x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  };
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const uint64_t z = next();
-    std::memcpy(v.data() + i, &z, 8);
-  }
-  const uint64_t z = next();
-  for (size_t k = 0; i < n; ++i, ++k) v[i] = static_cast<uint8_t>(z >> (8 * k));
-  return v;
-}
-
-::testing::AssertionResult Same(std::span<const uint8_t> want, std::span<const uint8_t> got) {
-  if (got.size() < want.size())
-    return ::testing::AssertionFailure() << "have " << got.size() << " bytes, want " << want.size();
-  const auto mm = std::mismatch(want.begin(), want.end(), got.begin());
-  if (mm.first == want.end()) return ::testing::AssertionSuccess();
-  const size_t off = static_cast<size_t>(mm.first - want.begin());
-  size_t bad = 0;
-  for (size_t i = off; i < want.size(); ++i) bad += want[i] != got[i];
-  return ::testing::AssertionFailure() << bad << " of " << want.size() << " bytes differ, the first at offset " << off;
-}
-
-bool Contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-// ---------------------------------------------------------- completions ----
-
-class Events {
- public:
-  explicit Events(Device& d) : d_(d) {}
-  template <typename Pred>
-  bool wait(Pred done, milliseconds timeout = kTimeout) {
-    const auto end = Clock_::now() + timeout;
-    for (;;) {
-      drain();
-      if (done()) return true;
-      if (Clock_::now() > end) return false;
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-  }
-  void drain() {
-    std::array<Completion, 64> buf;
-    for (size_t n; (n = d_.poll(buf)) > 0;) seen_.insert(seen_.end(), buf.begin(), buf.begin() + n);
-  }
-  const Completion* op(OpId id) const {
-    for (const auto& c : seen_)
-      if (c.op == id && id != 0) return &c;
-    return nullptr;
-  }
-  const Completion* wait_op(OpId id, milliseconds timeout = kTimeout) {
-    wait([&] { return op(id) != nullptr; }, timeout);
-    return op(id);
-  }
-  const Completion* event(CompletionType type, ConnId conn = 0) const {
-    for (const auto& c : seen_)
-      if (c.type == type && (conn == 0 || c.conn == conn)) return &c;
-    return nullptr;
-  }
-  const Completion* wait_event(CompletionType type, ConnId conn = 0, milliseconds timeout = kTimeout) {
-    wait([&] { return event(type, conn) != nullptr; }, timeout);
-    return event(type, conn);
-  }
-  const std::vector<Completion>& all() const { return seen_; }
-
- private:
-  Device& d_;
-  std::vector<Completion> seen_;
-};
+// This file's pattern stream: every test sends the bytes it always has (the
+// junk datagrams in ForeignDatagramsAreCountedNotFatal among them).
+std::vector<uint8_t> pattern(size_t n, uint64_t seed) { return weft::testing::pattern(n, seed, 29); }
 
 // ------------------------------------------------------------- devices ----
 
