@@ -2,6 +2,7 @@
 // progress thread. The lock is taken once per batch of datagrams, never per
 // packet. User posts flush their packets inline, so a send does not wait for
 // the progress thread to wake.
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -156,7 +157,9 @@ size_t Device::poll(std::span<Completion> out) {
 
 bool Device::wait(Nanos timeout) {
   Impl& d = *impl_;
-  const Nanos end = d.driver->now() + timeout;
+  const Nanos start = d.driver->now();
+  timeout = std::clamp(timeout, Nanos(0), Nanos::max() - start);  // "forever" must not overflow
+  const Nanos end = start + timeout;
   if (!d.params.progress_thread) {
     for (;;) {
       Nanos deadline;
@@ -173,8 +176,14 @@ bool Device::wait(Nanos timeout) {
   }
   std::unique_lock<std::mutex> lk(d.mu);
   d.waiters.fetch_add(1);
-  const bool ready = d.cq_cv.wait_for(lk, std::chrono::nanoseconds(std::max<int64_t>(timeout.count(), 0)),
-                                      [&] { return d.engine.pending_completions() > 0; });
+  auto have = [&] { return d.engine.pending_completions() > 0; };
+  bool ready;
+  if (timeout > seconds(86400 * 365)) {
+    d.cq_cv.wait(lk, have);  // a year or more: wait without a deadline
+    ready = true;
+  } else {
+    ready = d.cq_cv.wait_for(lk, std::chrono::nanoseconds(timeout.count()), have);
+  }
   d.waiters.fetch_sub(1);
   return ready;
 }

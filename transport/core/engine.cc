@@ -13,7 +13,7 @@
 namespace weft::core {
 
 namespace {
-constexpr uint64_t kMaxMessage = uint64_t{1} << 40;  // 1 TiB: keeps packet counts in 32 bits
+using wire::kMaxMessage;
 }
 
 
@@ -27,10 +27,12 @@ Connection::Connection(ConnId id_, const EngineParams& ep, const ConnParams& cp,
   sent.resize(ring);
   acked.reset(ring);
   rcv.reset(ring);
-  retx_q.resize(ring);
+  retx_q.resize(2 * ring);
   retx_fly.resize(2 * ring);
-  ops.resize(local_max_ops);
-  rx.resize(local_max_ops);
+  // Powers of two, so slot = msg_id % size stays consistent when the 32-bit
+  // message id wraps.
+  ops.resize(std::bit_ceil(local_max_ops));
+  rx.resize(std::bit_ceil(local_max_ops));
   peer_rwnd = ring;
   path_rack.resize(paths.size());
   cc = std::make_unique<cc::FixedWindow>(cc::FixedWindow::Params{.window = ep.cc_window, .rate = ep.cc_rate});
@@ -38,9 +40,9 @@ Connection::Connection(ConnId id_, const EngineParams& ep, const ConnParams& cp,
 
 Status Engine::validate(const EngineParams& p) {
   auto bad = [](std::string m) { return Status(Code::kInvalidArgument, std::move(m)); };
-  if (p.mtu < wire::kDataHeaderSize + 64 || p.mtu > wire::kMaxPacketSize)
+  if (p.mtu < wire::kDataHeaderSize + wire::kMinMss || p.mtu > wire::kMaxPacketSize)
     return bad("EngineParams::mtu=" + std::to_string(p.mtu) + " is outside [" +
-               std::to_string(wire::kDataHeaderSize + 64) + ", " + std::to_string(wire::kMaxPacketSize) +
+               std::to_string(wire::kDataHeaderSize + wire::kMinMss) + ", " + std::to_string(wire::kMaxPacketSize) +
                "]: use the UDP payload size of your link (e.g. 1472 for 1500-byte Ethernet, 8972 for jumbo frames)");
   if (p.window_packets < 64 || p.window_packets > (1u << 20))
     return bad("EngineParams::window_packets=" + std::to_string(p.window_packets) + " is outside [64, 1048576]");

@@ -90,6 +90,7 @@ class Engine {
   void mark_acked(Nanos now, Connection& c, uint64_t psn, uint32_t& newly, Bytes& bytes, Nanos& latest_xmit);
   void detect_losses(Nanos now, Connection& c);
   void mark_lost(Nanos now, Connection& c, SentPacket& r, bool count_rack);
+  void push_retx(Connection& c, SentPacket& r);
   void on_rto(Nanos now, Connection& c);
   void gbn_rewind(Nanos now, Connection& c, uint64_t from);
   void arm_rto(Nanos now, Connection& c);

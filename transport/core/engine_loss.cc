@@ -88,6 +88,10 @@ void Engine::arm_rto(Nanos now, Connection& c) {
 
 void Engine::on_ack(Nanos now, Connection& c, const wire::Packet& pkt) {
   const wire::AckExt& a = pkt.ack;
+  if (a.cum_ack > c.snd_nxt) {  // acknowledges what was never sent
+    drop(DropReason::kMalformed, &c);
+    return;
+  }
   c.stats.acks_received++;
   c.peer_cum = std::max(c.peer_cum, a.cum_ack);
   c.peer_rwnd = a.rwnd;
@@ -148,11 +152,29 @@ void Engine::on_ack(Nanos now, Connection& c, const wire::Packet& pkt) {
   }
   if (c.recovery == Recovery::kSelectiveRepeat) detect_losses(now, c);
   if (newly > 0) {
-    c.cc->on_ack({.now = now, .acked_bytes = bytes, .ecn_bytes = Bytes(ce_delta), .rtt = rtt, .min_rtt = c.rtt.min_rtt(),
+    c.cc->on_ack({.now = now, .acked_bytes = bytes, .ecn_bytes = Bytes(std::min<uint64_t>(ce_delta, bytes.count())), .rtt = rtt, .min_rtt = c.rtt.min_rtt(),
                   .inflight = c.inflight, .path = static_cast<uint16_t>(pkt.h.entropy % c.paths.size())});
     arm_rto(now, c);
   }
   maybe_complete_ops(c);
+}
+
+void Engine::push_retx(Connection& c, SentPacket& r) {
+  const size_t cap = c.retx_q.size();
+  if (c.retx_tail - c.retx_head >= cap) {
+    // Full of entries that went stale (acknowledged before being resent):
+    // keep only the live ones. Live entries never exceed the window, which
+    // is half the queue, so this always makes room.
+    uint64_t w = c.retx_head;
+    for (uint64_t i = c.retx_head; i < c.retx_tail; ++i) {
+      const uint64_t psn = c.retx_q[i % cap];
+      const SentPacket& q = c.rec(psn);
+      if (q.psn == psn && q.queued && q.state == PktState::kLost) c.retx_q[w++ % cap] = psn;
+    }
+    c.retx_tail = w;
+  }
+  c.retx_q[c.retx_tail++ % cap] = r.psn;
+  r.queued = true;
 }
 
 void Engine::mark_lost(Nanos now, Connection& c, SentPacket& r, bool rack) {
@@ -160,8 +182,7 @@ void Engine::mark_lost(Nanos now, Connection& c, SentPacket& r, bool rack) {
   c.inflight -= Bytes(r.len);
   r.state = PktState::kLost;
   if (!r.queued) {
-    c.retx_q[c.retx_tail++ % c.retx_q.size()] = r.psn;
-    r.queued = true;
+    push_retx(c, r);
   }
   if (rack) c.stats.rack_losses++;
   c.paths.on_lost(now, r.path);
@@ -237,8 +258,7 @@ void Engine::gbn_rewind(Nanos now, Connection& c, uint64_t from) {
       c.lost_pending += Bytes(r.len);
     }
     if (r.state == PktState::kLost) {
-      c.retx_q[c.retx_tail++ % c.retx_q.size()] = p;
-      r.queued = true;
+      push_retx(c, r);
     }
   }
   c.fly_head = c.fly_tail;
@@ -308,10 +328,7 @@ void Engine::on_nack(Nanos now, Connection& c, const wire::Packet& pkt) {
         if (r.psn == n.psn && r.state == PktState::kInflight) {
           c.inflight -= Bytes(r.len);
           r.state = PktState::kLost;
-          if (!r.queued) {
-            c.retx_q[c.retx_tail++ % c.retx_q.size()] = r.psn;
-            r.queued = true;
-          }
+          if (!r.queued) push_retx(c, r);
         }
       }
       c.next_send_ts = std::max(c.next_send_ts, now + std::max(c.rtt.srtt(), micros(100)));
@@ -336,7 +353,8 @@ void Engine::on_nack(Nanos now, Connection& c, const wire::Packet& pkt) {
       }
       if (n.psn >= c.snd_una && n.psn < c.snd_nxt) {
         SentPacket& r = c.rec(n.psn);
-        if (r.psn == n.psn) {
+        // Only a packet of the write that was refused may become a tombstone.
+        if (r.psn == n.psn && r.msg_id == n.msg_id && op.kind == OpKind::kWrite && op.msg_id == n.msg_id) {
           r.cancelled = true;
           mark_lost(now, c, r, false);
           c.lost_pending = Bytes(0);

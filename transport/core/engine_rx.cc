@@ -35,6 +35,12 @@ uint32_t conn_tag(uint64_t token, uint32_t client_nonce, uint32_t server_nonce) 
   return t == 0 ? 1 : t;
 }
 
+// What any handshake must offer: an MSS that keeps a 1 TiB message within
+// 2^32 packets, a window and at least one operation.
+bool handshake_params_ok(const wire::HandshakeExt& hs) {
+  return hs.mss >= wire::kMinMss && hs.mss <= wire::kMaxPacketSize && hs.rwnd >= 64 && hs.max_ops >= 1;
+}
+
 }  // namespace
 
 void Engine::on_receive(Nanos now, std::span<const uint8_t> datagram, const NetAddr& from, bool ce) {
@@ -70,6 +76,10 @@ void Engine::on_receive(Nanos now, std::span<const uint8_t> datagram, const NetA
     return;
   }
   c->last_rx = now;
+  if (c->state == ConnState::kClosing && pkt.h.type != wire::Type::kClose) {
+    drop(DropReason::kBadState, c);  // its operations were already failed by close()
+    return;
+  }
   switch (pkt.h.type) {
     case wire::Type::kData: on_data(now, *c, pkt, ce); break;
     case wire::Type::kAck: on_ack(now, *c, pkt); break;
@@ -109,7 +119,7 @@ void Engine::on_handshake(Nanos now, const wire::Packet& pkt, const NetAddr& fro
         send_stateless_reject(from, pkt, wire::RejectReason::kToken);
         return;
       }
-      if (hs.mss < 64 || hs.rwnd < 64 || hs.max_ops < 1) {
+      if (!handshake_params_ok(hs)) {
         drop(DropReason::kMalformed);
         send_stateless_reject(from, pkt, wire::RejectReason::kParams);
         return;
@@ -117,8 +127,17 @@ void Engine::on_handshake(Nanos now, const wire::Packet& pkt, const NetAddr& fro
       auto& peer_conns = by_peer_[from];
       if (auto it = peer_conns.find(hs.src_conn); it != peer_conns.end()) {
         Connection* c = find(it->second);
-        if (c != nullptr && c->state == ConnState::kEstablished) c->owe_accept = true;  // our ACCEPT was lost
-        return;
+        if (c != nullptr && c->peer_nonce == hs.nonce) {
+          if (c->state == ConnState::kEstablished) c->owe_accept = true;  // our ACCEPT was lost
+          return;
+        }
+        // Same address and connection id, new nonce: the peer restarted and
+        // reused the id. The old incarnation is gone; serve the new one.
+        if (c != nullptr)
+          fail(now, *c, Status(Code::kPeerFailed, "peer " + c->peer_name +
+                                                      " restarted (a new handshake reused its connection id): "
+                                                      "operations on the old connection were failed"));
+        peer_conns.erase(it);
       }
       const ConnId id = static_cast<ConnId>(conns_.size() + 1);
       ConnParams cp;
@@ -152,6 +171,18 @@ void Engine::on_handshake(Nanos now, const wire::Packet& pkt, const NetAddr& fro
       if (c->state != ConnState::kConnecting) return;  // a duplicate ACCEPT
       if (hs.job_token != p_.job_token) {
         drop(DropReason::kWrongToken, c);
+        return;
+      }
+      if (c->peer != from) {
+        drop(DropReason::kUnknownConnection);
+        return;
+      }
+      if (!handshake_params_ok(hs)) {
+        drop(DropReason::kMalformed, c);
+        fail(now, *c, Status(Code::kRejected, "peer " + c->peer_name + " accepted with unusable parameters (mss " +
+                                                  std::to_string(hs.mss) + ", rwnd " + std::to_string(hs.rwnd) +
+                                                  ", max_ops " + std::to_string(hs.max_ops) +
+                                                  "): it runs an incompatible weft; use the same release on both ends"));
         return;
       }
       c->peer_conn = hs.src_conn;
@@ -249,6 +280,12 @@ bool Engine::place_send(Nanos now, Connection& c, const wire::Packet& pkt) {
   const uint32_t slot = d.msg_id % static_cast<uint32_t>(c.rx.size());
   RxMsg& m = c.rx[slot];
   if (m.kind == RxMsg::Kind::kFree || m.msg_id != d.msg_id) {
+    // A slot holds an older message only if the sender gave that one up; a
+    // packet of an *older* message than the slot's is stale or forged.
+    if (m.kind != RxMsg::Kind::kFree && static_cast<int32_t>(d.msg_id - m.msg_id) < 0) {
+      drop(DropReason::kMalformed, &c);
+      return false;
+    }
     // First packet of this message to arrive (in whatever order): match it.
     const TagSeqKey key{d.key, d.aux};
     RxMsg fresh;
@@ -263,7 +300,14 @@ bool Engine::place_send(Nanos now, Connection& c, const wire::Packet& pkt) {
       fresh.recv_op = it->second.id;
       c.posted.erase(it);
     } else {
-      if (unexpected_used_ + d.msg_len > p_.unexpected_budget.count()) {
+      const auto seq_it = c.recv_tag_seq.find(d.key);
+      if (seq_it != c.recv_tag_seq.end() && d.aux < seq_it->second) {
+        // Its receive was posted and already taken by another message with
+        // the same (tag, sequence): a duplicate message, never matchable.
+        drop(DropReason::kMalformed, &c);
+        return false;
+      }
+      if (d.msg_len > p_.unexpected_budget.count() - std::min<uint64_t>(unexpected_used_, p_.unexpected_budget.count())) {
         // Receiver not ready: no posted receive and no room to buffer.
         drop(DropReason::kNoReceiveBuffer, &c);
         c.nacks.push_back({pkt.h.psn, d.msg_id, wire::NackReason::kReceiverNotReady});
@@ -313,6 +357,7 @@ bool Engine::place_write(Nanos now, Connection& c, const wire::Packet& pkt) {
   if (pkt.h.flags & wire::flag::kImm) {
     RxMsg& m = c.rx[d.msg_id % c.rx.size()];
     if (m.kind == RxMsg::Kind::kFree || m.msg_id != d.msg_id) {
+      if (m.kind != RxMsg::Kind::kFree && static_cast<int32_t>(d.msg_id - m.msg_id) < 0) return true;  // stale: placed, not tracked
       m = RxMsg{};
       m.kind = RxMsg::Kind::kWriteImm;
       m.msg_id = d.msg_id;

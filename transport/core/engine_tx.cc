@@ -139,6 +139,10 @@ bool Engine::build_data(Nanos now, Connection& c, TxPacket& tx) {
     ++c.op_tx;
   }
   if (c.op_tx == c.op_tail) return false;
+  // Ops posted while connecting were admitted against our own limit; the
+  // peer's may be smaller, and its message table must never see two live
+  // messages in one slot.
+  if (c.op_tx - c.op_head >= c.max_ops) return false;
   SendOp& op = c.op(c.op_tx);
   if (op.packets_sent == 0) op.packets = packets_for(op.len, c.mss);  // the handshake may have lowered the MSS
   SentPacket& r = c.rec(c.snd_nxt);
@@ -304,7 +308,8 @@ Nanos Engine::conn_deadline(const Connection& c) const {
                       c.last_tx + p_.keepalive_interval});
   if (c.ack_owed) d = std::min(d, c.ack_deadline);
   const bool window_open = c.inflight.count() == 0 || c.inflight + Bytes(c.mss) <= c.cc->cwnd();
-  const bool new_data = c.has_unsent_data() && c.snd_nxt - c.snd_una < c.sent.size() && c.snd_nxt < c.peer_cum + c.peer_rwnd;
+  const bool new_data = c.has_unsent_data() && c.op_tx - c.op_head < c.max_ops && c.snd_nxt - c.snd_una < c.sent.size() &&
+                        c.snd_nxt < c.peer_cum + c.peer_rwnd;
   if (window_open && (c.retx_pending() || new_data)) d = std::min(d, c.next_send_ts);
   return d;
 }

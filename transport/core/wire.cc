@@ -196,7 +196,7 @@ DecodeError decode(std::span<const uint8_t> b, Packet& out) {
       d.aux = get<uint64_t>(e + 32);
       d.imm = get<uint32_t>(e + 40);
       // The payload must lie inside the message it claims to belong to.
-      if (d.offset > d.msg_len || d.msg_len - d.offset < h.payload_len) return DecodeError::kMalformed;
+      if (d.msg_len > kMaxMessage || d.offset > d.msg_len || d.msg_len - d.offset < h.payload_len) return DecodeError::kMalformed;
       if ((h.flags & flag::kCancel) && h.payload_len != 0) return DecodeError::kMalformed;
       break;
     }

@@ -28,6 +28,10 @@ inline constexpr size_t kSackRangeSize = 8;
 inline constexpr size_t kDataHeaderSize = kCommonSize + kDataExtSize;
 // Largest header any packet type can have: an ACK with every range.
 inline constexpr size_t kMaxHeaderSize = kCommonSize + kAckExtSize + kMaxSackRanges * kSackRangeSize;
+// The largest message (1 TiB) and the smallest payload per packet that keeps
+// such a message within 2^32 packets.
+inline constexpr uint64_t kMaxMessage = uint64_t{1} << 40;
+inline constexpr uint32_t kMinMss = 256;
 // A weft packet never exceeds one UDP datagram (65507 bytes of IPv4 payload).
 inline constexpr size_t kMaxPacketSize = 65507;
 

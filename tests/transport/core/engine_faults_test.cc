@@ -240,3 +240,87 @@ TEST(EngineFaults, SenderRespectsTheReceiveWindow) {
 
 }  // namespace
 }  // namespace weft::core::testing
+
+namespace weft::core::testing {
+namespace {
+
+// Builds a control packet addressed to `conn` on side `to` of `w`, with that
+// connection's tag (read from what the peer last sent it).
+std::vector<uint8_t> forge(EnginePair& w, int from, wire::Packet p) {
+  uint32_t tag = 0, dst = 0;
+  for (const auto& s : w.log)
+    if (s.from == from && s.pkt.h.type != wire::Type::kHandshake) {
+      tag = s.pkt.h.conn_tag;
+      dst = s.pkt.h.dst_conn;
+    }
+  p.h.conn_tag = tag;
+  p.h.dst_conn = dst;
+  std::vector<uint8_t> buf(wire::kMaxHeaderSize);
+  buf.resize(wire::encode(p, {}, buf.data()));
+  return buf;
+}
+
+TEST(EngineHardening, AckForPacketsNeverSentIsDroppedAsMalformed) {
+  EnginePair w;
+  w.establish();
+  transfer(w, 5000, 20);
+  wire::Packet ack;
+  ack.h.type = wire::Type::kAck;
+  ack.ack.cum_ack = 1u << 30;  // far beyond anything a sent
+  ack.ack.rwnd = 1024;
+  w.inject(0, forge(w, 1, ack), 1);
+  EXPECT_EQ(w.a.stats(w.now(), w.ca)->drops[static_cast<size_t>(DropReason::kMalformed)], 1u);
+  transfer(w, 5000, 21);  // and the connection is unharmed
+}
+
+TEST(EngineHardening, AcceptWithUnusableParametersFailsTheConnectionClearly) {
+  EnginePair w;
+  auto c = w.a.connect(w.now(), node(1), {});
+  ASSERT_TRUE(c.is_ok());
+  wire::Packet acc;
+  acc.h.type = wire::Type::kHandshake;
+  acc.h.dst_conn = *c;
+  acc.hs.kind = wire::HandshakeKind::kAccept;
+  acc.hs.job_token = test_params().job_token;
+  acc.hs.src_conn = 5;
+  acc.hs.mss = 0;  // would divide by zero when packetizing
+  acc.hs.rwnd = 1024;
+  acc.hs.max_ops = 8;
+  std::vector<uint8_t> buf(wire::kMaxHeaderSize);
+  buf.resize(wire::encode(acc, {}, buf.data()));
+  w.inject(0, buf, 1);
+  ASSERT_TRUE(w.run_until([&] { return w.count_done(0, CompletionType::kConnFailed) == 1; }, millis(10)));
+  EXPECT_EQ(w.done[0].back().status.code(), Code::kRejected);
+  EXPECT_NE(w.done[0].back().status.message().find("mss 0"), std::string::npos);
+}
+
+TEST(EngineHardening, RestartedPeerReusingItsConnectionIdGetsAFreshConnection) {
+  EnginePair w;
+  w.establish();
+  transfer(w, 3000, 22);
+  const ConnId old_b = w.cb;
+  // A new process at the same address: a fresh engine, whose first
+  // connection id is 1 again, with a new nonce.
+  Engine restarted(test_params(), 99);
+  restarted.set_peer_namer([](const NetAddr&) { return "node1"; });
+  auto c2 = restarted.connect(w.now(), node(1), {});
+  ASSERT_TRUE(c2.is_ok());
+  ASSERT_EQ(*c2, w.ca) << "the test needs the same connection id";
+  std::array<TxPacket, 8> tx;
+  const size_t n = restarted.poll_transmit(w.now(), tx);
+  ASSERT_EQ(n, 1u);
+  std::vector<uint8_t> init(tx[0].header, tx[0].header + tx[0].header_len);
+  w.inject(1, init, 0);
+  w.run_until([&] { return w.count_done(1, CompletionType::kAccepted) == 2; }, millis(10));
+  EXPECT_EQ(w.count_done(1, CompletionType::kAccepted), 2u) << "the new incarnation is accepted";
+  bool old_failed = false;
+  for (const auto& d : w.done[1])
+    if (d.type == CompletionType::kConnFailed && d.conn == old_b) {
+      old_failed = true;
+      EXPECT_NE(d.status.message().find("restarted"), std::string::npos) << d.status.message();
+    }
+  EXPECT_TRUE(old_failed) << "the old incarnation is failed, naming the restart";
+}
+
+}  // namespace
+}  // namespace weft::core::testing

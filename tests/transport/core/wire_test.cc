@@ -98,8 +98,8 @@ Packet sample_data() {
   p.data.msg_id = 0xA1A2A3A4;
   p.data.op = Op::kSend;
   p.data.key = 0xB1B2B3B4B5B6B7B8ull;
-  p.data.msg_len = 0x0000100000000000ull;
-  p.data.offset = 0x00000FFFFFFF0000ull;
+  p.data.msg_len = 0x000000FFFFFFFFFFull;  // just under the 1 TiB limit
+  p.data.offset = 0x000000FFFFFF0000ull;
   p.data.aux = 0xC1C2C3C4C5C6C7C8ull;
   p.data.imm = 0xD1D2D3D4;
   return p;
@@ -239,8 +239,8 @@ TEST(WireLayout, CommonFieldsAreLittleEndianAtTheirOffsets) {
   EXPECT_EQ(get_le(b, 48, 4), 0xA1A2A3A4u);
   EXPECT_EQ(b[52], static_cast<uint8_t>(Op::kSend));
   EXPECT_EQ(get_le(b, 56, 8), 0xB1B2B3B4B5B6B7B8ull);
-  EXPECT_EQ(get_le(b, 64, 8), 0x0000100000000000ull);
-  EXPECT_EQ(get_le(b, 72, 8), 0x00000FFFFFFF0000ull);
+  EXPECT_EQ(get_le(b, 64, 8), 0x000000FFFFFFFFFFull);
+  EXPECT_EQ(get_le(b, 72, 8), 0x000000FFFFFF0000ull);
   EXPECT_EQ(get_le(b, 80, 8), 0xC1C2C3C4C5C6C7C8ull);
   EXPECT_EQ(get_le(b, 88, 4), 0xD1D2D3D4u);
   EXPECT_EQ(Buf(b.begin() + 96, b.end()), pay);
@@ -300,9 +300,18 @@ TEST(WireRoundTrip, PayloadMayEndExactlyAtTheEndOfTheMessage) {
   in.data.msg_len = 100;
   in.data.offset = 93;
   EXPECT_EQ(decode_copy(build(in, pay)), DecodeError::kOk);
-  in.data.msg_len = ~uint64_t{0};
-  in.data.offset = ~uint64_t{0} - 7;
+  in.data.msg_len = kMaxMessage;
+  in.data.offset = kMaxMessage - 7;
   EXPECT_EQ(decode_copy(build(in, pay)), DecodeError::kOk);
+}
+
+TEST(WireDecode, MessageLongerThanOneTebibyteIsMalformed) {
+  Packet p = sample_data();
+  p.data.offset = 0;
+  p.data.msg_len = kMaxMessage + 1;
+  EXPECT_EQ(decode_copy(build(p)), DecodeError::kMalformed);
+  p.data.msg_len = ~uint64_t{0};  // would overflow budget arithmetic downstream
+  EXPECT_EQ(decode_copy(build(p)), DecodeError::kMalformed);
 }
 
 TEST(WireRoundTrip, CancelTombstoneWithoutPayloadKeepsEveryField) {
