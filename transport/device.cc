@@ -39,6 +39,13 @@ struct Device::Impl {
     engine.on_timer(now);
     flush_locked(now);
   }
+  // After a user call: if it created work sooner than the progress thread
+  // planned to wake (a pacing slot, an RTO, a completion), wake it now.
+  void nudge_locked() {
+    if (!thread.joinable()) return;
+    if (engine.next_deadline() < Nanos(planned_wake.load(std::memory_order_relaxed))) driver->wake();
+    if (engine.pending_completions() > 0 && waiters.load(std::memory_order_relaxed) > 0) cq_cv.notify_all();
+  }
   void flush_locked(Nanos now) {
     for (;;) {
       const size_t n = engine.poll_transmit(now, tx);
@@ -60,10 +67,16 @@ struct Device::Impl {
       // Wake waiters only when there is something for them: a futex wake per
       // batch would cost more than the batch.
       if (ready && waiters.load(std::memory_order_relaxed) > 0) cq_cv.notify_all();
-      if (params.busy_poll) continue;
+      if (params.busy_poll) {
+        std::this_thread::yield();  // let user threads take the lock between rounds
+        continue;
+      }
       // Wake at the next engine deadline, and at least every 10 ms so a stop
-      // request or a posted operation is never stuck behind a long sleep.
-      driver->wait(std::min(deadline, driver->now() + millis(10)));
+      // request is never stuck behind a long sleep.
+      const Nanos wake_at = std::min(deadline, driver->now() + millis(10));
+      planned_wake.store(wake_at.count(), std::memory_order_relaxed);
+      driver->wait(wake_at);
+      planned_wake.store(0, std::memory_order_relaxed);
     }
   }
 
@@ -76,6 +89,7 @@ struct Device::Impl {
   std::atomic<bool> stop{false};
   std::condition_variable cq_cv;     // signalled when completions may be ready
   std::atomic<int> waiters{0};
+  std::atomic<int64_t> planned_wake{0};  // when the sleeping progress thread wakes; 0 while awake
   std::thread thread;
 };
 
@@ -107,6 +121,7 @@ Result<ConnId> Device::connect(std::string_view peer, const ConnParams& params) 
   const Nanos now = impl_->driver->now();
   auto r = impl_->engine.connect(now, *addr, params);
   if (r) impl_->flush_locked(now);
+  impl_->nudge_locked();
   return r;
 }
 
@@ -115,6 +130,7 @@ Status Device::close(ConnId conn) {
   const Nanos now = impl_->driver->now();
   Status s = impl_->engine.close(now, conn);
   impl_->flush_locked(now);
+  impl_->nudge_locked();
   return s;
 }
 
@@ -133,12 +149,15 @@ Result<OpId> Device::post_send(ConnId conn, uint64_t tag, const void* buf, size_
   const Nanos now = impl_->driver->now();
   auto r = impl_->engine.post_send(now, conn, tag, buf, len);
   if (r) impl_->flush_locked(now);
+  impl_->nudge_locked();
   return r;
 }
 
 Result<OpId> Device::post_recv(ConnId conn, uint64_t tag, void* buf, size_t capacity) {
   std::lock_guard<std::mutex> g(impl_->mu);
-  return impl_->engine.post_recv(impl_->driver->now(), conn, tag, buf, capacity);
+  auto r = impl_->engine.post_recv(impl_->driver->now(), conn, tag, buf, capacity);
+  impl_->nudge_locked();
+  return r;
 }
 
 Result<OpId> Device::post_write(ConnId conn, const void* buf, size_t len, MrKey rkey, uint64_t roffset,
@@ -147,6 +166,7 @@ Result<OpId> Device::post_write(ConnId conn, const void* buf, size_t len, MrKey 
   const Nanos now = impl_->driver->now();
   auto r = impl_->engine.post_write(now, conn, buf, len, rkey, roffset, imm);
   if (r) impl_->flush_locked(now);
+  impl_->nudge_locked();
   return r;
 }
 

@@ -18,8 +18,10 @@ namespace weft {
 // Receives one datagram: (time, bytes, source, arrived CE-marked).
 using RxSink = std::function<void(Nanos, std::span<const uint8_t>, const core::NetAddr&, bool)>;
 
-// An I/O backend. The Device calls it from one thread at a time (the
-// progress thread, or a user thread that holds the device lock).
+// An I/O backend. send() and receive() are called with the device lock held,
+// so never concurrently. now(), wait(), wake(), resolve(), format() and
+// local_address() are called without it, from any thread, possibly at the
+// same time as send()/receive(): they must be thread-safe.
 class Driver {
  public:
   virtual ~Driver() = default;

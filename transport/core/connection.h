@@ -177,6 +177,7 @@ struct Connection {
   Nanos gbn_rewind_ts{0};
   Nanos next_send_ts{0};  // pacing (and the receiver-not-ready pause)
   Bytes lost_pending{0};  // lost bytes not yet reported to CC
+  uint32_t rnr_streak = 0;  // receiver-not-ready NACKs since the last ACK progress
   RttEstimator rtt;
   PathSet paths;
   std::unique_ptr<cc::CongestionControl> cc;

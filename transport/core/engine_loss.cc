@@ -130,7 +130,7 @@ void Engine::on_ack(Nanos now, Connection& c, const wire::Packet& pkt) {
     c.rack_xmit_ts = latest_xmit;
     c.rack_rtt = now - latest_xmit;
   }
-  if (newly > 0) c.consecutive_rto = 0;
+  if (newly > 0) c.consecutive_rto = c.rnr_streak = 0;
   if (c.probe_xmit.count() > 0 && pkt.h.ts_ecr != 0 && pkt.h.ts_ecr - 1 >= static_cast<uint64_t>(c.probe_xmit.count())) {
     // The receiver answered the RTO probe, and this ACK's SACK state is from
     // after the probe arrived: whatever was sent long before the probe and
@@ -331,7 +331,11 @@ void Engine::on_nack(Nanos now, Connection& c, const wire::Packet& pkt) {
           if (!r.queued) push_retx(c, r);
         }
       }
-      c.next_send_ts = std::max(c.next_send_ts, now + std::max(c.rtt.srtt(), micros(100)));
+      // Back off exponentially (100 µs .. 10 ms) while the receiver stays unready.
+      const int64_t base = std::max(c.rtt.srtt(), micros(100)).count();
+      const Nanos pause(std::min<int64_t>(base << std::min<uint32_t>(c.rnr_streak, 7), millis(10).count()));
+      ++c.rnr_streak;
+      c.next_send_ts = std::max(c.next_send_ts, now + pause);
       break;
     }
     case wire::NackReason::kRemoteAccess: {

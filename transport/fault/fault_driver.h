@@ -33,18 +33,21 @@ class LossyDriver final : public Driver {
   size_t send(std::span<const core::TxPacket> pkts) override {
     const uint64_t t = threshold_.load(std::memory_order_relaxed);
     if (t == 0) return inner_->send(pkts);
-    // Compact the survivors in place of a scratch copy: the batch is ours
-    // until send() returns, and TxPacket is trivially copyable.
+    // Survivors are copied into one batch (headers are small; payloads stay
+    // pointers) so the inner driver still sees whole GSO runs.
     size_t kept = 0;
     for (const auto& p : pkts) {
       if (next() < t) {
         dropped_.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
-      keep_[kept++] = &p;
-      if (kept == keep_.size()) flush(kept);
+      keep_[kept++] = p;
+      if (kept == keep_.size()) {
+        inner_->send(std::span<const core::TxPacket>(keep_.data(), kept));
+        kept = 0;
+      }
     }
-    flush(kept);
+    if (kept > 0) inner_->send(std::span<const core::TxPacket>(keep_.data(), kept));
     return pkts.size();
   }
 
@@ -55,23 +58,12 @@ class LossyDriver final : public Driver {
     rng_ ^= rng_ >> 27;
     return rng_ * 0x2545F4914F6CDD1Dull;
   }
-  void flush(size_t& kept) {
-    // Send runs of consecutive survivors without copying them.
-    size_t i = 0;
-    while (i < kept) {
-      size_t j = i + 1;
-      while (j < kept && keep_[j] == keep_[j - 1] + 1) ++j;
-      inner_->send(std::span<const core::TxPacket>(keep_[i], j - i));
-      i = j;
-    }
-    kept = 0;
-  }
 
   std::unique_ptr<Driver> inner_;
   std::atomic<uint64_t> threshold_{0};
   std::atomic<uint64_t> dropped_{0};
   uint64_t rng_;
-  std::array<const core::TxPacket*, 64> keep_{};
+  std::array<core::TxPacket, 64> keep_{};
 };
 
 }  // namespace weft::fault

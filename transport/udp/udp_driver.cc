@@ -190,6 +190,8 @@ class UdpDriver final : public Driver {
   std::vector<iovec> tx_iov_;
   std::vector<Sockaddr> tx_addr_;
   std::vector<std::array<uint8_t, 64>> tx_ctrl_;
+  bool warned_send_error_ = false;
+  uint64_t send_errors_ = 0;
 };
 
 Status UdpDriver::make_socket(const core::NetAddr& bind_to, int& fd_out) {
@@ -422,7 +424,16 @@ void UdpDriver::send_group(int fd, const core::TxPacket* const* pkts, size_t n) 
         info_.gso = false;
       }
     } else if (e != EAGAIN && e != ECONNREFUSED) {
-      WEFT_LOG(kDebug, "udp: sendmmsg: {}", errno_text(e));
+      // Persistent errors look like loss to the engine; say so once, loudly.
+      if (!warned_send_error_) {
+        warned_send_error_ = true;
+        WEFT_LOG(kWarn, "udp {}: sending failed: {}: {}", local_address(), errno_text(e),
+                 e == ENETUNREACH || e == EHOSTUNREACH ? "no route to the peer: check `ip route` and the peer address"
+                 : e == EPERM || e == EACCES          ? "a firewall rule refused the packet: check nftables/iptables"
+                 : e == EMSGSIZE                      ? "datagram larger than the path allows: lower EngineParams::mtu"
+                                                      : "the peer will look unreachable until this is fixed");
+      }
+      ++send_errors_;
     }
     // The rest of this batch is lost to the network; the engine recovers it.
     ++done;
