@@ -26,7 +26,6 @@ struct P2pOptions {
   std::string peer;   // IP:PORT: the remote --serve to measure against
   uint16_t paths = 8;         // entropy values sprayed over (sr)
   bool progress_thread = true;  // false: run to completion on the calling thread
-  bool verbose = false;
 };
 
 // Forks the receiver, runs the sweep, prints the table. Returns exit code.

@@ -191,7 +191,6 @@ class UdpDriver final : public Driver {
   std::vector<Sockaddr> tx_addr_;
   std::vector<std::array<uint8_t, 64>> tx_ctrl_;
   bool warned_send_error_ = false;
-  uint64_t send_errors_ = 0;
 };
 
 Status UdpDriver::make_socket(const core::NetAddr& bind_to, int& fd_out) {
@@ -433,7 +432,6 @@ void UdpDriver::send_group(int fd, const core::TxPacket* const* pkts, size_t n) 
                  : e == EMSGSIZE                      ? "datagram larger than the path allows: lower EngineParams::mtu"
                                                       : "the peer will look unreachable until this is fixed");
       }
-      ++send_errors_;
     }
     // The rest of this batch is lost to the network; the engine recovers it.
     ++done;

@@ -30,10 +30,6 @@ struct UdpInfo {
   std::string warnings;        // e.g. "raise net.core.rmem_max"
 };
 
-struct UdpCounters {
-  uint64_t tx_datagrams = 0, tx_syscalls = 0, tx_errors = 0, rx_datagrams = 0, rx_syscalls = 0;
-};
-
 class UdpDriver;
 Result<std::unique_ptr<Driver>> open_driver(const UdpParams& params, UdpInfo* info = nullptr);
 
