@@ -15,20 +15,11 @@
 #include <vector>
 
 #include "common/crc32c.h"
+#include "tests/support/pattern.h"
 
 namespace {
 
-std::vector<uint8_t> make_buffer(size_t n) {
-  std::vector<uint8_t> v(n);
-  uint32_t x = 0x9E3779B9u;
-  for (auto& c : v) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    c = static_cast<uint8_t>(x);
-  }
-  return v;
-}
+std::vector<uint8_t> make_buffer(size_t n) { return weft::testing::pattern(n, 1); }
 
 // Both implementations must agree, or the numbers compare different work.
 bool implementations_agree(const std::vector<uint8_t>& buf) {

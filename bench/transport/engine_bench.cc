@@ -50,6 +50,7 @@
 
 #include "transport/core/engine.h"
 #include "transport/core/wire.h"
+#include "tests/support/pattern.h"
 
 namespace {
 
@@ -83,17 +84,7 @@ EngineParams bench_params(uint32_t payload) {
   return p;
 }
 
-std::vector<uint8_t> pattern(size_t n, uint32_t seed) {
-  std::vector<uint8_t> v(n);
-  uint32_t x = seed * 2654435761u + 1;
-  for (auto& c : v) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    c = static_cast<uint8_t>(x);
-  }
-  return v;
-}
+using weft::testing::pattern;
 
 // Header + payload into one contiguous datagram, as a socket would deliver it.
 void gather(const TxPacket& tx, std::vector<uint8_t>& out) {

@@ -13,22 +13,13 @@
 #include <vector>
 
 #include "transport/core/wire.h"
+#include "tests/support/pattern.h"
 
 namespace {
 
 namespace wire = weft::core::wire;
 
-std::vector<uint8_t> pattern(size_t n) {
-  std::vector<uint8_t> v(n);
-  uint32_t x = 0x12345679u;
-  for (auto& c : v) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    c = static_cast<uint8_t>(x);
-  }
-  return v;
-}
+std::vector<uint8_t> pattern(size_t n) { return weft::testing::pattern(n, 2); }
 
 wire::Packet data_packet(size_t payload_len) {
   wire::Packet p;

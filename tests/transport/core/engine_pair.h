@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "transport/core/engine.h"
 #include "transport/core/wire.h"
+#include "tests/support/pattern.h"
 
 namespace weft::core::testing {
 
@@ -178,16 +179,6 @@ class EnginePair {
   uint64_t seq_ = 0;
 };
 
-inline std::vector<uint8_t> pattern(size_t n, uint32_t seed) {
-  std::vector<uint8_t> v(n);
-  uint32_t x = seed * 2654435761u + 1;
-  for (auto& c : v) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    c = static_cast<uint8_t>(x);
-  }
-  return v;
-}
+using ::weft::testing::pattern;
 
 }  // namespace weft::core::testing
