@@ -88,37 +88,57 @@ __attribute__((target("sse4.2"))) inline uint64_t load64(const uint8_t* p) {
   return v;
 }
 
-template <size_t kBlock>
-__attribute__((target("sse4.2"))) uint64_t three_way(uint64_t c0, const uint8_t*& p, size_t& n, const ZerosTable& z) {
+// With kCopy the loop also stores every word it loads to `d`: receive
+// placement checks the payload and moves it in one pass over the bytes.
+template <size_t kBlock, bool kCopy>
+__attribute__((target("sse4.2"))) uint64_t three_way(uint64_t c0, const uint8_t*& p, uint8_t*& d, size_t& n,
+                                                     const ZerosTable& z) {
   while (n >= 3 * kBlock) {
     uint64_t c1 = 0, c2 = 0;
     const uint8_t* end = p + kBlock;
     do {
-      c0 = _mm_crc32_u64(c0, load64(p));
-      c1 = _mm_crc32_u64(c1, load64(p + kBlock));
-      c2 = _mm_crc32_u64(c2, load64(p + 2 * kBlock));
+      const uint64_t w0 = load64(p), w1 = load64(p + kBlock), w2 = load64(p + 2 * kBlock);
+      c0 = _mm_crc32_u64(c0, w0);
+      c1 = _mm_crc32_u64(c1, w1);
+      c2 = _mm_crc32_u64(c2, w2);
+      if constexpr (kCopy) {
+        std::memcpy(d, &w0, 8);
+        std::memcpy(d + kBlock, &w1, 8);
+        std::memcpy(d + 2 * kBlock, &w2, 8);
+        d += 8;
+      }
       p += 8;
     } while (p < end);
     c0 = z.shift(static_cast<uint32_t>(c0)) ^ c1;
     c0 = z.shift(static_cast<uint32_t>(c0)) ^ c2;
     p += 2 * kBlock;
+    if constexpr (kCopy) d += 2 * kBlock;
     n -= 3 * kBlock;
   }
   return c0;
 }
 
-__attribute__((target("sse4.2"))) uint32_t crc32c_sse42(uint32_t crc, const uint8_t* p, size_t n) {
+template <bool kCopy>
+__attribute__((target("sse4.2"))) uint32_t crc32c_sse42(uint32_t crc, uint8_t* d, const uint8_t* p, size_t n) {
   static const ZerosTable long_zeros(kLong), short_zeros(kShort);
   uint64_t c = static_cast<uint32_t>(~crc);
-  c = three_way<kLong>(c, p, n, long_zeros);
-  c = three_way<kShort>(c, p, n, short_zeros);
+  c = three_way<kLong, kCopy>(c, p, d, n, long_zeros);
+  c = three_way<kShort, kCopy>(c, p, d, n, short_zeros);
   while (n >= 8) {
-    c = _mm_crc32_u64(c, load64(p));
+    const uint64_t w = load64(p);
+    c = _mm_crc32_u64(c, w);
+    if constexpr (kCopy) {
+      std::memcpy(d, &w, 8);
+      d += 8;
+    }
     p += 8;
     n -= 8;
   }
   uint32_t c32 = static_cast<uint32_t>(c);
-  while (n--) c32 = _mm_crc32_u8(c32, *p++);
+  while (n--) {
+    if constexpr (kCopy) *d++ = *p;
+    c32 = _mm_crc32_u8(c32, *p++);
+  }
   return ~c32;
 }
 
@@ -160,9 +180,18 @@ bool crc32c_hardware_available() {
 
 uint32_t crc32c(uint32_t crc, const void* data, size_t n) {
 #if defined(__x86_64__)
-  if (crc32c_hardware_available()) return crc32c_sse42(crc, static_cast<const uint8_t*>(data), n);
+  if (crc32c_hardware_available()) return crc32c_sse42<false>(crc, nullptr, static_cast<const uint8_t*>(data), n);
 #endif
   return crc32c_portable(crc, data, n);
+}
+
+uint32_t crc32c_copy(uint32_t crc, void* dst, const void* src, size_t n) {
+#if defined(__x86_64__)
+  if (crc32c_hardware_available())
+    return crc32c_sse42<true>(crc, static_cast<uint8_t*>(dst), static_cast<const uint8_t*>(src), n);
+#endif
+  if (n > 0) std::memcpy(dst, src, n);
+  return crc32c_portable(crc, src, n);
 }
 
 }  // namespace weft

@@ -2,6 +2,8 @@
 // between the hardware and portable paths.
 #include "common/crc32c.h"
 
+#include <cstring>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -114,6 +116,26 @@ TEST(Crc32c, HardwarePathEqualsPortablePathForEveryLengthAndAlignment) {
     ASSERT_EQ(crc32c(0, buf.data() + start, len), crc32c_portable(0, buf.data() + start, len))
         << "len=" << len << " start=" << start;
   }
+}
+
+TEST(Crc32c, CopyVariantCopiesExactlyAndComputesTheSameCrc) {
+  // Every length up to past the three-stream thresholds, every misalignment
+  // of source and destination, a running seed; guard bytes catch overruns.
+  std::mt19937_64 rng(5);
+  const auto pool = random_bytes(rng, 20000 + 16);
+  std::vector<uint8_t> dst(20000 + 32);
+  auto check = [&](size_t len, size_t s_off, size_t d_off, uint32_t seed) {
+    std::fill(dst.begin(), dst.end(), uint8_t{0xEE});
+    const uint8_t* src = pool.data() + s_off;
+    const uint32_t got = crc32c_copy(seed, dst.data() + d_off, src, len);
+    ASSERT_EQ(got, crc32c_portable(seed, src, len)) << "len=" << len;
+    ASSERT_EQ(std::memcmp(dst.data() + d_off, src, len), 0) << "len=" << len;
+    for (size_t i = 0; i < d_off; ++i) ASSERT_EQ(dst[i], 0xEE) << "wrote before dst, len=" << len;
+    for (size_t i = d_off + len; i < dst.size(); ++i) ASSERT_EQ(dst[i], 0xEE) << "wrote past dst, len=" << len;
+  };
+  for (size_t len = 0; len <= 1000; ++len) check(len, len % 16, (len * 7) % 16, static_cast<uint32_t>(rng()));
+  for (size_t len : {size_t{6143}, size_t{6144}, size_t{6151}, size_t{8876}, size_t{8972}, size_t{20000}})
+    check(len, rng() % 16, rng() % 16, static_cast<uint32_t>(rng()));
 }
 
 TEST(Crc32c, HardwarePathEqualsPortablePathForLongBuffers) {
