@@ -1,0 +1,68 @@
+// plugin/abi/net_v11.h — ncclNet_v11_t (NCCL 2.28–2.29): init per communicator
+// returns a ctx (released by finalize), listen/connect take the ctx, the comm
+// config moves to init, properties gain maxMultiRequestSize, setNetAttr appended.
+#pragma once
+
+#include <cstddef>
+
+#include "plugin/abi/nccl_net_common.h"
+
+namespace weft::nccl::abi {
+
+using ncclNetVDeviceProps_v11_t = ncclNetVDeviceProps<4>;
+using ncclNetCommConfig_v11_t = ncclNetCommConfig_t;
+using ncclNetAttr_v11_t = ncclNetAttr_t;
+
+struct ncclNetProperties_v11_t {
+  char* name;
+  char* pciPath;
+  uint64_t guid;
+  int ptrSupport;
+  int regIsGlobal;
+  int forceFlush;
+  int speed;
+  int port;
+  float latency;
+  int maxComms;
+  int maxRecvs;
+  ncclNetDeviceType netDeviceType;
+  int netDeviceVersion;
+  ncclNetVDeviceProps_v11_t vProps;
+  size_t maxP2pBytes;
+  size_t maxCollBytes;
+  int maxMultiRequestSize;
+};
+static_assert(sizeof(ncclNetProperties_v11_t) == 112);
+static_assert(offsetof(ncclNetProperties_v11_t, vProps) == 64 && offsetof(ncclNetProperties_v11_t, maxP2pBytes) == 88);
+static_assert(offsetof(ncclNetProperties_v11_t, maxMultiRequestSize) == 104);
+
+struct ncclNet_v11_t {
+  const char* name;
+  ncclResult_t (*init)(void** ctx, uint64_t commId, ncclNetCommConfig_v11_t* config, ncclDebugLogger_t logFunction,
+                       ncclProfilerCallback_t profFunction);
+  ncclResult_t (*devices)(int* ndev);
+  ncclResult_t (*getProperties)(int dev, ncclNetProperties_v11_t* props);
+  ncclResult_t (*listen)(void* ctx, int dev, void* handle, void** listenComm);
+  ncclResult_t (*connect)(void* ctx, int dev, void* handle, void** sendComm, ncclNetDeviceHandle_t** sendDevComm);
+  ncclResult_t (*accept)(void* listenComm, void** recvComm, ncclNetDeviceHandle_t** recvDevComm);
+  ncclResult_t (*regMr)(void* comm, void* data, size_t size, int type, void** mhandle);
+  ncclResult_t (*regMrDmaBuf)(void* comm, void* data, size_t size, int type, uint64_t offset, int fd, void** mhandle);
+  ncclResult_t (*deregMr)(void* comm, void* mhandle);
+  ncclResult_t (*isend)(void* sendComm, void* data, size_t size, int tag, void* mhandle, void* pHandle, void** request);
+  ncclResult_t (*irecv)(void* recvComm, int n, void** data, size_t* sizes, int* tags, void** mhandles, void** pHandles,
+                        void** request);
+  ncclResult_t (*iflush)(void* recvComm, int n, void** data, int* sizes, void** mhandles, void** request);
+  ncclResult_t (*test)(void* request, int* done, int* sizes);
+  ncclResult_t (*closeSend)(void* sendComm);
+  ncclResult_t (*closeRecv)(void* recvComm);
+  ncclResult_t (*closeListen)(void* listenComm);
+  ncclResult_t (*getDeviceMr)(void* comm, void* mhandle, void** dptr_mhandle);
+  ncclResult_t (*irecvConsumed)(void* recvComm, int n, void* request);
+  ncclResult_t (*makeVDevice)(int* d, ncclNetVDeviceProps_v11_t* props);
+  ncclResult_t (*finalize)(void* ctx);
+  ncclResult_t (*setNetAttr)(void* ctx, ncclNetAttr_v11_t* netAttr);
+};
+static_assert(sizeof(ncclNet_v11_t) == 22 * sizeof(void*));
+static_assert(offsetof(ncclNet_v11_t, finalize) == 20 * sizeof(void*));
+
+}  // namespace weft::nccl::abi
