@@ -76,7 +76,9 @@ struct Completion {
 
 // Why the engine dropped something. Indexes ConnStats::drops / DeviceStats::drops.
 enum class DropReason : uint8_t {
-  kTruncated, kForeign, kWrongVersion, kBadType, kBadLength, kBadChecksum, kMalformed,
+  kTruncated, kForeign, kWrongVersion, kBadType, kBadLength,
+  kBadChecksum,        // header or payload CRC32C mismatch: corrupted in flight
+  kMalformed,
   kUnknownConnection,  // dst connection id not ours
   kWrongToken,         // right id, wrong per-connection tag or job token
   kDuplicate,          // PSN already received
@@ -85,6 +87,7 @@ enum class DropReason : uint8_t {
   kNoReceiveBuffer,    // send with no posted receive and unexpected budget spent
   kRemoteAccess,       // write outside the target region
   kBadState,           // packet for a connection not in a state to take it
+  kTrimmed,            // a switch cut the payload; the sender is told to resend it
   kCount
 };
 std::string_view drop_reason_name(DropReason r);

@@ -61,6 +61,8 @@ void check_same(const wire::Packet& a, const wire::Packet& b) {
       check(a.data.offset == b.data.offset, "data.offset changed in round trip");
       check(a.data.aux == b.data.aux, "data.aux changed in round trip");
       check(a.data.imm == b.data.imm, "data.imm changed in round trip");
+      // The encoder computes the payload CRC; it matches only a sound payload.
+      check(!wire::payload_ok(a) || a.data.payload_crc == b.data.payload_crc, "payload CRC changed in round trip");
       break;
     case wire::Type::kAck:
       check(a.ack.cum_ack == b.ack.cum_ack, "ack.cum_ack changed in round trip");
@@ -116,9 +118,17 @@ std::vector<uint8_t> encode_datagram(const wire::Packet& p) {
 void check_round_trip(std::span<const uint8_t> in) {
   wire::Packet p;
   if (wire::decode(in, p) != wire::DecodeError::kOk) return;
-  check(p.payload.size() == p.h.payload_len, "payload span disagrees with payload_len");
-  check(p.payload.empty() || (p.payload.data() >= in.data() && p.payload.data() + p.payload.size() == in.data() + in.size()),
-        "payload does not point at the tail of the datagram");
+  const bool trimmed = p.h.net_flags & wire::net_flag::kTrimmed;
+  check(p.payload.size() == (trimmed ? 0 : p.h.payload_len), "payload span disagrees with payload_len");
+  check(p.int_raw.size() == size_t{p.h.int_hops} * wire::kIntHopSize, "INT span disagrees with int_hops");
+  check(p.int_raw.empty() || p.int_raw.data() + p.int_raw.size() == in.data() + in.size(),
+        "INT records do not end the datagram");
+  check(p.payload.empty() || (p.payload.data() >= in.data() &&
+                              p.payload.data() + p.payload.size() == in.data() + in.size() - p.int_raw.size()),
+        "payload does not end where the INT records start");
+  for (size_t i = 0; i < p.h.int_hops; ++i) (void)p.int_record(i);
+  // What switches write (trims, INT) the encoder does not: those packets end here.
+  if (trimmed || p.h.int_hops != 0) return;
   const std::vector<uint8_t> once = encode_datagram(p);
   check(once.size() == in.size(), "re-encoded packet has a different size");
   wire::Packet q;
@@ -131,20 +141,23 @@ void check_round_trip(std::span<const uint8_t> in) {
 
 // ---------------------------------------------------------------- (b) engine
 
-// Fixes CRC (bytes 44..47) over [0,44) + [48,hlen) + payload, where
-// hlen = byte5 * 8, when the datagram is long enough to have one.
-void reseal(std::vector<uint8_t>& b) {
+void put32(uint8_t* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+// Fixes the checksums, where hlen = byte5 * 8 and the datagram is long
+// enough: a DATA header's payload CRC (bytes 92..95) over the payload
+// `plen` bytes after the header, then the header CRC (44..47) over
+// [0,42) + [48,hlen).
+void reseal(std::vector<uint8_t>& b, size_t plen) {
   if (b.size() < wire::kCommonSize) return;
   const size_t hlen = size_t{b[5]} * 8;
   if (hlen < wire::kCommonSize || hlen > b.size()) return;
-  uint32_t c = crc32c(0, b.data(), 44);
+  if (hlen >= wire::kDataHeaderSize && b[3] == static_cast<uint8_t>(wire::Type::kData) && plen <= b.size() - hlen)
+    put32(b.data() + 92, crc32c(0, b.data() + hlen, plen));
+  uint32_t c = crc32c(0, b.data(), 42);
   c = crc32c(c, b.data() + 48, hlen - 48);
-  c = crc32c(c, b.data() + hlen, b.size() - hlen);
-  for (int i = 0; i < 4; ++i) b[44 + i] = static_cast<uint8_t>(c >> (8 * i));
-}
-
-void put32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+  put32(b.data() + 44, c);
 }
 
 NetAddr peer_addr() {
@@ -222,12 +235,15 @@ void run_engine(std::span<const uint8_t> in) {
     put32(aimed.data() + 8, 1);     // dst_conn
     put32(aimed.data() + 12, tag);  // conn_tag
     const size_t hlen = size_t{aimed[5]} * 8;
-    if (hlen >= wire::kCommonSize && hlen <= aimed.size() && aimed.size() - hlen <= 0xFFFF) {
-      const auto plen = static_cast<uint16_t>(aimed.size() - hlen);
+    const size_t int_bytes = size_t{aimed[43]} * wire::kIntHopSize;
+    size_t plen = 0;
+    if (hlen >= wire::kCommonSize && hlen + int_bytes <= aimed.size() && aimed.size() - hlen - int_bytes <= 0xFFFF &&
+        !(aimed[42] & wire::net_flag::kTrimmed)) {
+      plen = aimed.size() - hlen - int_bytes;
       aimed[6] = static_cast<uint8_t>(plen);
       aimed[7] = static_cast<uint8_t>(plen >> 8);
     }
-    reseal(aimed);
+    reseal(aimed, plen);
     check_round_trip(aimed);
     engine.on_receive(now, aimed, from, false);
     engine.on_receive(now + Nanos(10), aimed, from, true);  // a duplicate, CE-marked

@@ -360,6 +360,7 @@ std::string_view drop_reason_name(DropReason r) {
     case DropReason::kNoReceiveBuffer: return "no_receive_buffer";
     case DropReason::kRemoteAccess: return "remote_access";
     case DropReason::kBadState: return "bad_state";
+    case DropReason::kTrimmed: return "trimmed";
     case DropReason::kCount: break;
   }
   return "unknown";

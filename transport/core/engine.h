@@ -78,8 +78,12 @@ class Engine {
   // receive path (engine_rx.cc)
   void on_handshake(Nanos now, const wire::Packet& pkt, const NetAddr& from);
   void on_data(Nanos now, Connection& c, const wire::Packet& pkt, bool ce);
-  bool place_send(Nanos now, Connection& c, const wire::Packet& pkt);
-  bool place_write(Nanos now, Connection& c, const wire::Packet& pkt);
+  // Placement checks the payload CRC while copying; a corrupt payload is
+  // dropped after the copy (it only touched bytes no valid packet has
+  // filled yet, and its PSN stays unreceived, so the resend overwrites it).
+  enum class Placed { kOk, kRefused, kCorrupt };
+  Placed place_send(Nanos now, Connection& c, const wire::Packet& pkt);
+  Placed place_write(Nanos now, Connection& c, const wire::Packet& pkt);
   void finish_rx_msg(Connection& c, RxMsg& m);
   void on_ack(Nanos now, Connection& c, const wire::Packet& pkt);
   void on_nack(Nanos now, Connection& c, const wire::Packet& pkt);

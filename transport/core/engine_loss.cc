@@ -338,6 +338,20 @@ void Engine::on_nack(Nanos now, Connection& c, const wire::Packet& pkt) {
       c.next_send_ts = std::max(c.next_send_ts, now + pause);
       break;
     }
+    case wire::NackReason::kTrimmed: {
+      // A switch cut the payload rather than drop the packet: resend it now,
+      // and tell CC (a trim is a congestion signal, not a path failure).
+      if (n.psn >= c.snd_una && n.psn < c.snd_nxt) {
+        SentPacket& r = c.rec(n.psn);
+        if (r.psn == n.psn && r.state == PktState::kInflight) {
+          c.inflight -= Bytes(r.len);
+          r.state = PktState::kLost;
+          if (!r.queued) push_retx(c, r);
+          c.cc->on_trim({.now = now, .trimmed_bytes = Bytes(r.len), .path = r.path});
+        }
+      }
+      break;
+    }
     case wire::NackReason::kRemoteAccess: {
       SendOp& op = c.op(n.msg_id);
       if (op.kind == OpKind::kWrite && op.msg_id == n.msg_id && !op.completed) {

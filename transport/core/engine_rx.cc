@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/crc32c.h"
 #include "common/log.h"
 #include "transport/core/engine.h"
 
@@ -253,10 +254,17 @@ void Engine::on_data(Nanos now, Connection& c, const wire::Packet& pkt, bool ce)
     note_ack_owed(now, c, pkt, true);
     return;
   }
-  bool placed = true;
-  if (!(pkt.h.flags & wire::flag::kCancel))
-    placed = pkt.data.op == wire::Op::kSend ? place_send(now, c, pkt) : place_write(now, c, pkt);
-  if (!placed) return;
+  if (pkt.h.net_flags & wire::net_flag::kTrimmed) {
+    // NDP/UEC trimming: the header made it through a full queue, the payload
+    // did not. Ask for exactly this PSN again instead of waiting for RACK.
+    drop(DropReason::kTrimmed, &c);
+    c.nacks.push_back({psn, pkt.data.msg_id, wire::NackReason::kTrimmed});
+    return;
+  }
+  if (!(pkt.h.flags & wire::flag::kCancel)) {
+    const Placed placed = pkt.data.op == wire::Op::kSend ? place_send(now, c, pkt) : place_write(now, c, pkt);
+    if (placed != Placed::kOk) return;
+  }
 
   c.rcv.set(psn);
   c.rcv_highest = std::max(c.rcv_highest, psn + 1);
@@ -275,7 +283,18 @@ void Engine::on_data(Nanos now, Connection& c, const wire::Packet& pkt, bool ce)
   note_ack_owed(now, c, pkt, !in_order || c.rcv_highest != c.rcv.base());
 }
 
-bool Engine::place_send(Nanos now, Connection& c, const wire::Packet& pkt) {
+namespace {
+// Copies what fits of the payload to `dest` (may be null when nothing fits)
+// and returns the CRC over all of it.
+uint32_t copy_checked(uint8_t* dest, uint64_t room, std::span<const uint8_t> payload) {
+  const uint64_t n = dest ? std::min<uint64_t>(payload.size(), room) : 0;
+  uint32_t crc = n ? crc32c_copy(0, dest, payload.data(), n) : 0;
+  if (n < payload.size()) crc = crc32c(crc, payload.data() + n, payload.size() - n);
+  return crc;
+}
+}  // namespace
+
+Engine::Placed Engine::place_send(Nanos now, Connection& c, const wire::Packet& pkt) {
   const wire::DataExt& d = pkt.data;
   const uint32_t slot = d.msg_id % static_cast<uint32_t>(c.rx.size());
   RxMsg& m = c.rx[slot];
@@ -284,7 +303,7 @@ bool Engine::place_send(Nanos now, Connection& c, const wire::Packet& pkt) {
     // packet of an *older* message than the slot's is stale or forged.
     if (m.kind != RxMsg::Kind::kFree && static_cast<int32_t>(d.msg_id - m.msg_id) < 0) {
       drop(DropReason::kMalformed, &c);
-      return false;
+      return Placed::kRefused;
     }
     // First packet of this message to arrive (in whatever order): match it.
     const TagSeqKey key{d.key, d.aux};
@@ -305,13 +324,13 @@ bool Engine::place_send(Nanos now, Connection& c, const wire::Packet& pkt) {
         // Its receive was posted and already taken by another message with
         // the same (tag, sequence): a duplicate message, never matchable.
         drop(DropReason::kMalformed, &c);
-        return false;
+        return Placed::kRefused;
       }
       if (d.msg_len > p_.unexpected_budget.count() - std::min<uint64_t>(unexpected_used_, p_.unexpected_budget.count())) {
         // Receiver not ready: no posted receive and no room to buffer.
         drop(DropReason::kNoReceiveBuffer, &c);
         c.nacks.push_back({pkt.h.psn, d.msg_id, wire::NackReason::kReceiverNotReady});
-        return false;
+        return Placed::kRefused;
       }
       auto u = std::make_unique<Unexpected>();
       u->data.reset(new uint8_t[d.msg_len ? d.msg_len : 1]);
@@ -326,19 +345,21 @@ bool Engine::place_send(Nanos now, Connection& c, const wire::Packet& pkt) {
     m = fresh;
   } else if (m.msg_len != d.msg_len) {
     drop(DropReason::kMalformed, &c);  // packets of one message disagree
-    return false;
+    return Placed::kRefused;
   }
   const uint32_t len = pkt.h.payload_len;
-  if (d.offset < m.capacity) {
-    const uint64_t n = std::min<uint64_t>(len, m.capacity - d.offset);
-    std::memcpy(m.dest + d.offset, pkt.payload.data(), n);
+  const bool fits = d.offset < m.capacity;
+  if (copy_checked(fits ? m.dest + d.offset : nullptr, fits ? m.capacity - d.offset : 0, pkt.payload) !=
+      d.payload_crc) {
+    drop(DropReason::kBadChecksum, &c);
+    return Placed::kCorrupt;
   }
   m.received += len;
   if (m.received >= m.msg_len) finish_rx_msg(c, m);
-  return true;
+  return Placed::kOk;
 }
 
-bool Engine::place_write(Nanos now, Connection& c, const wire::Packet& pkt) {
+Engine::Placed Engine::place_write(Nanos now, Connection& c, const wire::Packet& pkt) {
   const wire::DataExt& d = pkt.data;
   const size_t idx = d.key & 0xFFFF;
   const Region* r = nullptr;
@@ -350,14 +371,17 @@ bool Engine::place_write(Nanos now, Connection& c, const wire::Packet& pkt) {
   if (r == nullptr || d.aux > r->len || d.msg_len > r->len - d.aux) {
     drop(DropReason::kRemoteAccess, &c);
     c.nacks.push_back({pkt.h.psn, d.msg_id, wire::NackReason::kRemoteAccess});
-    return false;
+    return Placed::kRefused;
   }
   const uint32_t len = pkt.h.payload_len;
-  if (len > 0) std::memcpy(r->addr + d.aux + d.offset, pkt.payload.data(), len);
+  if (copy_checked(r->addr + d.aux + d.offset, len, pkt.payload) != d.payload_crc) {
+    drop(DropReason::kBadChecksum, &c);
+    return Placed::kCorrupt;
+  }
   if (pkt.h.flags & wire::flag::kImm) {
     RxMsg& m = c.rx[d.msg_id % c.rx.size()];
     if (m.kind == RxMsg::Kind::kFree || m.msg_id != d.msg_id) {
-      if (m.kind != RxMsg::Kind::kFree && static_cast<int32_t>(d.msg_id - m.msg_id) < 0) return true;  // stale: placed, not tracked
+      if (m.kind != RxMsg::Kind::kFree && static_cast<int32_t>(d.msg_id - m.msg_id) < 0) return Placed::kOk;  // stale: placed, not tracked
       m = RxMsg{};
       m.kind = RxMsg::Kind::kWriteImm;
       m.msg_id = d.msg_id;
@@ -367,7 +391,7 @@ bool Engine::place_write(Nanos now, Connection& c, const wire::Packet& pkt) {
     m.received += len;
     if (m.received >= m.msg_len) finish_rx_msg(c, m);
   }
-  return true;
+  return Placed::kOk;
 }
 
 void Engine::finish_rx_msg(Connection& c, RxMsg& m) {

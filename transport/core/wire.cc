@@ -33,6 +33,8 @@ T get(const uint8_t* p) {
 }
 
 constexpr size_t kCrcOffset = 44;
+constexpr size_t kVariantOffset = 42;  // net_flags, int_hops: outside the CRC
+constexpr size_t kPayloadCrcOffset = kCommonSize + 44;
 
 size_t ext_size(Type t, size_t nranges) {
   switch (t) {
@@ -49,11 +51,10 @@ size_t ext_size(Type t, size_t nranges) {
 
 bool valid_type(uint8_t t) { return t >= 1 && t <= 7; }
 
-// CRC over the header with the CRC field skipped, then the payload.
-uint32_t packet_crc(const uint8_t* hdr, size_t hlen, std::span<const uint8_t> payload) {
-  uint32_t c = crc32c(0, hdr, kCrcOffset);
-  c = crc32c(c, hdr + kCrcOffset + 4, hlen - kCrcOffset - 4);
-  return crc32c(c, payload.data(), payload.size());
+// CRC over the headers, skipping the variant bytes and the CRC field itself.
+uint32_t header_crc(const uint8_t* hdr, size_t hlen) {
+  const uint32_t c = crc32c(0, hdr, kVariantOffset);
+  return crc32c(c, hdr + kCrcOffset + 4, hlen - kCrcOffset - 4);
 }
 
 }  // namespace
@@ -103,7 +104,7 @@ size_t encode(const Packet& p, std::span<const uint8_t> payload, uint8_t* out) {
       put<uint64_t>(e + 24, p.data.offset);
       put<uint64_t>(e + 32, p.data.aux);
       put<uint32_t>(e + 40, p.data.imm);
-      put<uint32_t>(e + 44, 0);
+      put<uint32_t>(e + 44, crc32c(0, payload.data(), payload.size()));
       break;
     case Type::kAck:
       put<uint64_t>(e + 0, p.ack.cum_ack);
@@ -145,7 +146,7 @@ size_t encode(const Packet& p, std::span<const uint8_t> payload, uint8_t* out) {
       std::memset(e + 1, 0, 7);
       break;
   }
-  put<uint32_t>(out + kCrcOffset, packet_crc(out, hlen, payload));
+  put<uint32_t>(out + kCrcOffset, header_crc(out, hlen));
   return hlen;
 }
 
@@ -168,6 +169,8 @@ DecodeError decode(std::span<const uint8_t> b, Packet& out) {
   h.ts_val = get<uint64_t>(p + 24);
   h.ts_ecr = get<uint64_t>(p + 32);
   h.entropy = get<uint16_t>(p + 40);
+  h.net_flags = p[kVariantOffset];
+  h.int_hops = p[kVariantOffset + 1];
 
   size_t nranges = 0;
   if (h.type == Type::kAck) {
@@ -177,10 +180,17 @@ DecodeError decode(std::span<const uint8_t> b, Packet& out) {
   }
   if (hlen != header_size(h.type, nranges)) return DecodeError::kMalformed;
   if (b.size() < hlen) return DecodeError::kTruncated;
-  if (b.size() != hlen + h.payload_len) return DecodeError::kBadLength;
+  // The variant bytes are outside the CRC, so they are judged on their own:
+  // switches only trim or stamp DATA, with known flags and at most 8 hops.
+  if (h.type != Type::kData && (h.net_flags != 0 || h.int_hops != 0)) return DecodeError::kMalformed;
+  if ((h.net_flags & ~net_flag::kTrimmed) != 0 || h.int_hops > kMaxIntHops) return DecodeError::kMalformed;
+  if ((h.net_flags & net_flag::kTrimmed) && h.payload_len == 0) return DecodeError::kMalformed;  // nothing to cut
   if (h.type != Type::kData && h.payload_len != 0) return DecodeError::kBadLength;
-  out.payload = b.subspan(hlen, h.payload_len);
-  if (get<uint32_t>(p + kCrcOffset) != packet_crc(p, hlen, out.payload)) return DecodeError::kBadChecksum;
+  const size_t carried = (h.net_flags & net_flag::kTrimmed) ? 0 : h.payload_len;
+  if (b.size() != hlen + carried + size_t{h.int_hops} * kIntHopSize) return DecodeError::kBadLength;
+  if (get<uint32_t>(p + kCrcOffset) != header_crc(p, hlen)) return DecodeError::kBadChecksum;
+  out.payload = b.subspan(hlen, carried);
+  out.int_raw = b.subspan(hlen + carried, size_t{h.int_hops} * kIntHopSize);
 
   const uint8_t* e = p + kCommonSize;
   switch (h.type) {
@@ -195,6 +205,7 @@ DecodeError decode(std::span<const uint8_t> b, Packet& out) {
       d.offset = get<uint64_t>(e + 24);
       d.aux = get<uint64_t>(e + 32);
       d.imm = get<uint32_t>(e + 40);
+      d.payload_crc = get<uint32_t>(e + 44);
       // The payload must lie inside the message it claims to belong to.
       if (d.msg_len > kMaxMessage || d.offset > d.msg_len || d.msg_len - d.offset < h.payload_len) return DecodeError::kMalformed;
       if ((h.flags & flag::kCancel) && h.payload_len != 0) return DecodeError::kMalformed;
@@ -217,7 +228,7 @@ DecodeError decode(std::span<const uint8_t> b, Packet& out) {
       NackExt& n = out.nack;
       n.psn = get<uint64_t>(e);
       n.msg_id = get<uint32_t>(e + 8);
-      if (e[12] < 1 || e[12] > 3) return DecodeError::kMalformed;
+      if (e[12] < 1 || e[12] > 4) return DecodeError::kMalformed;
       n.reason = static_cast<NackReason>(e[12]);
       n.cum_ack = get<uint64_t>(e + 16);
       break;
@@ -247,6 +258,13 @@ DecodeError decode(std::span<const uint8_t> b, Packet& out) {
       break;
   }
   return DecodeError::kOk;
+}
+
+bool payload_ok(const Packet& p) { return crc32c(0, p.payload.data(), p.payload.size()) == p.data.payload_crc; }
+
+IntRecord Packet::int_record(size_t i) const {
+  const uint8_t* r = int_raw.data() + i * kIntHopSize;
+  return {get<uint64_t>(r), get<uint64_t>(r + 8), get<uint32_t>(r + 16), get<uint32_t>(r + 20)};
 }
 
 }  // namespace weft::core::wire

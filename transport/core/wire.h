@@ -1,9 +1,18 @@
-// transport/core/wire.h — weft's packet format, version 1 (docs/wire-format.md).
+// transport/core/wire.h — weft's packet format, version 2 (docs/wire-format.md).
 //
 // Every UDP datagram holds exactly one weft packet: a 48-byte common header,
 // a type-specific extension, then payload. All integers are little-endian.
 // Offsets 0..3 (magic, version, type) are frozen across versions so any
 // version can recognise and count a packet from another.
+//
+// Version 2 splits the checksum so switches may touch a packet in flight and
+// receivers may place a payload while checking it:
+//  - the common header's CRC covers the headers only, and skips bytes 42..43,
+//    the *variant* fields a switch writes (net_flags: TRIMMED; int_hops);
+//  - a DATA header carries a second CRC over its payload, verified during
+//    placement (crc32c_copy), so a payload is read once;
+//  - a switch may cut a DATA payload (TRIMMED) or append INT hop records
+//    after it, and the header stays valid end to end.
 #pragma once
 
 #include <array>
@@ -15,7 +24,7 @@
 namespace weft::core::wire {
 
 inline constexpr uint16_t kMagic = 0x4657;  // bytes 'W','F'
-inline constexpr uint8_t kVersion = 1;
+inline constexpr uint8_t kVersion = 2;
 inline constexpr size_t kCommonSize = 48;
 inline constexpr size_t kDataExtSize = 48;
 inline constexpr size_t kAckExtSize = 24;
@@ -34,6 +43,9 @@ inline constexpr uint64_t kMaxMessage = uint64_t{1} << 40;
 inline constexpr uint32_t kMinMss = 256;
 // A weft packet never exceeds one UDP datagram (65507 bytes of IPv4 payload).
 inline constexpr size_t kMaxPacketSize = 65507;
+// In-band telemetry a switch appends after a DATA payload: at most 8 hops.
+inline constexpr size_t kIntHopSize = 24;
+inline constexpr size_t kMaxIntHops = 8;
 
 enum class Type : uint8_t {
   kData = 1,
@@ -53,8 +65,14 @@ inline constexpr uint8_t kAckNow = 1 << 3;   // receiver should ACK without dela
 inline constexpr uint8_t kEcnCe = 1 << 4;    // receiver-side note: arrived CE-marked (never sent)
 }  // namespace flag
 
+// Variant flags (byte 42): written by switches, outside the header CRC.
+namespace net_flag {
+inline constexpr uint8_t kTrimmed = 1 << 0;  // a switch cut this DATA packet's payload
+}  // namespace net_flag
+
 enum class Op : uint8_t { kSend = 1, kWrite = 2 };
-enum class NackReason : uint8_t { kSequence = 1, kReceiverNotReady = 2, kRemoteAccess = 3 };
+// kTrimmed: the receiver got a trimmed header; resend that PSN now.
+enum class NackReason : uint8_t { kSequence = 1, kReceiverNotReady = 2, kRemoteAccess = 3, kTrimmed = 4 };
 enum class HandshakeKind : uint8_t { kInit = 1, kAccept = 2, kReject = 3 };
 enum class RejectReason : uint8_t { kNone = 0, kToken = 1, kVersion = 2, kResources = 3, kParams = 4 };
 enum class CloseKind : uint8_t { kClose = 1, kCloseAck = 2 };
@@ -70,6 +88,16 @@ struct Common {
   uint64_t ts_val = 0;  // sender's clock, ns
   uint64_t ts_ecr = 0;  // echo of the ts_val that triggered this packet
   uint16_t entropy = 0;
+  uint8_t net_flags = 0;  // variant: set by switches (decoded; encoded as 0)
+  uint8_t int_hops = 0;   // variant: INT records after the payload (decoded; encoded as 0)
+};
+
+// One INT record as a switch stamps it (little-endian on the wire).
+struct IntRecord {
+  uint64_t timestamp_ns = 0;  // switch clock at transmit
+  uint64_t tx_bytes = 0;      // cumulative bytes sent by the egress port
+  uint32_t qlen_bytes = 0;    // egress queue occupancy
+  uint32_t rate_mbps = 0;     // egress line rate
 };
 
 struct DataExt {
@@ -80,6 +108,7 @@ struct DataExt {
   uint64_t offset = 0;     // of this payload within the message
   uint64_t aux = 0;        // SEND: per-tag sequence number; WRITE: offset in the region
   uint32_t imm = 0;
+  uint32_t payload_crc = 0;  // CRC32C of the payload as sent (filled by encode)
 };
 
 struct SackRange {
@@ -131,7 +160,9 @@ struct Packet {
   HandshakeExt hs;
   CloseExt close;
   CreditExt credit;
-  std::span<const uint8_t> payload;
+  std::span<const uint8_t> payload;  // empty when TRIMMED
+  std::span<const uint8_t> int_raw;  // int_hops records of kIntHopSize bytes
+  IntRecord int_record(size_t i) const;
 };
 
 // Why a datagram was not accepted by the decoder. Each is counted.
@@ -142,7 +173,7 @@ enum class DecodeError : uint8_t {
   kWrongVersion,  // weft, but a protocol version we do not speak
   kBadType,       // unknown packet type
   kBadLength,     // payload length disagrees with the datagram size
-  kBadChecksum,   // CRC32C mismatch: corrupted in flight
+  kBadChecksum,   // header CRC32C mismatch: corrupted in flight
   kMalformed,     // a field out of range (too many SACK ranges, bad enum)
   kCount,
 };
@@ -151,11 +182,18 @@ std::string_view decode_error_name(DecodeError e);
 // Header size for a packet of `type` (ACK: with `nranges` ranges).
 size_t header_size(Type type, size_t nranges = 0);
 
-// Writes the headers of `p` into `out` (which must hold header_size bytes),
-// including the CRC over headers and `payload`. Returns the header size.
+// Writes the headers of `p` into `out` (which must hold header_size bytes).
+// For DATA it computes the payload CRC over `payload` (p.data.payload_crc is
+// ignored); then the header CRC. Returns the header size.
 size_t encode(const Packet& p, std::span<const uint8_t> payload, uint8_t* out);
 
-// Parses and verifies `bytes`. On success `out.payload` points into `bytes`.
+// Parses `bytes` and verifies the header CRC. A DATA payload is NOT verified
+// here: the receiver checks it while placing it (payload_ok, or
+// crc32c_copy against data.payload_crc). On success `out.payload` and
+// `out.int_raw` point into `bytes`.
 DecodeError decode(std::span<const uint8_t> bytes, Packet& out);
+
+// True when a decoded DATA packet's payload matches its CRC.
+bool payload_ok(const Packet& p);
 
 }  // namespace weft::core::wire

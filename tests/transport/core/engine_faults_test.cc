@@ -100,8 +100,35 @@ TEST(EngineFaults, CorruptedPacketIsDroppedCountedAndRecovered) {
   w.establish();
   w.filter = [](const Sent& s) { return Fate{.corrupt = is_first_tx(s) && s.pkt.h.psn == 3}; };
   transfer(w, 20 * 1104, 5);
-  EXPECT_EQ(w.b.device_drops()[static_cast<size_t>(DropReason::kBadChecksum)], 1u);
+  // The header was intact, so the drop is charged to its connection; the
+  // payload CRC, checked during placement, caught the flip.
+  EXPECT_EQ(w.b.stats(w.now(), w.cb)->drops[static_cast<size_t>(DropReason::kBadChecksum)], 1u);
   EXPECT_EQ(w.a.stats(w.now(), w.ca)->retransmits, 1u);
+}
+
+TEST(EngineFaults, CorruptedHeaderIsADeviceDropBeforeDemultiplexing) {
+  EnginePair w;
+  w.establish();
+  // An ACK has no payload: its last byte is header (a SACK range or ce_bytes).
+  bool done = false;
+  w.filter = [&](const Sent& s) { return Fate{.corrupt = !done && s.pkt.h.type == wire::Type::kAck && (done = true)}; };
+  transfer(w, 20 * 1104, 9);
+  EXPECT_EQ(w.b.device_drops()[static_cast<size_t>(DropReason::kBadChecksum)] +
+                w.a.device_drops()[static_cast<size_t>(DropReason::kBadChecksum)],
+            1u);
+}
+
+TEST(EngineFaults, TrimmedPacketIsResentOnTheReceiversNackWithoutATimeout) {
+  EnginePair w;
+  w.establish();
+  w.filter = [](const Sent& s) { return Fate{.trim = is_first_tx(s) && s.pkt.h.psn == 4}; };
+  transfer(w, 20 * 1104, 10);  // verifies every byte
+  const auto sb = w.b.stats(w.now(), w.cb);
+  const auto sa = w.a.stats(w.now(), w.ca);
+  EXPECT_EQ(sb->drops[static_cast<size_t>(DropReason::kTrimmed)], 1u);
+  EXPECT_EQ(sa->nacks_received, 1u);
+  EXPECT_EQ(sa->retransmits, 1u);
+  EXPECT_EQ(sa->rto_count, 0u);
 }
 
 TEST(EngineFaults, ForeignConnectionIdOrWrongTagIsRejected) {

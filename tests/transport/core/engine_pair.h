@@ -47,6 +47,7 @@ struct Fate {
   Nanos extra_delay{0};
   int copies = 1;
   bool corrupt = false;  // flip one payload (or header) bit
+  bool trim = false;     // DATA only: cut the payload as a full switch queue does
 };
 
 struct Sent {
@@ -148,6 +149,10 @@ class EnginePair {
         Fate f = filter ? filter(log.back()) : Fate{};
         if (f.drop) continue;
         if (f.corrupt) bytes[bytes.size() - 1] ^= 0x40;
+        if (f.trim && s.pkt.h.type == wire::Type::kData && s.pkt.h.payload_len > 0) {
+          bytes.resize(size_t{bytes[5]} * 8);  // the header survives, the payload does not
+          bytes[42] |= wire::net_flag::kTrimmed;
+        }
         for (int k = 0; k < f.copies; ++k)
           flights_.push(Flight{now() + delay + f.extra_delay + Nanos(k * 1000), seq_++, 1 - from, bytes});
       }

@@ -62,9 +62,14 @@ void reseal(Buf& b) {
   const size_t hlen = size_t{b[5]} * 8;
   ASSERT_GE(hlen, kCommonSize);
   ASSERT_LE(hlen, b.size());
-  uint32_t c = crc32c(0, b.data(), 44);
+  // DATA: the payload CRC first (the header CRC covers it).
+  if (b[3] == static_cast<uint8_t>(Type::kData) && hlen >= 96) {
+    const uint32_t pc = crc32c(0, b.data() + hlen, b.size() - hlen);
+    for (int i = 0; i < 4; ++i) b[92 + i] = static_cast<uint8_t>(pc >> (8 * i));
+  }
+  // Header CRC: bytes 0..42 and 48..hlen; 42..43 are variant, 44..47 itself.
+  uint32_t c = crc32c(0, b.data(), 42);
   c = crc32c(c, b.data() + 48, hlen - 48);
-  c = crc32c(c, b.data() + hlen, b.size() - hlen);
   for (int i = 0; i < 4; ++i) b[44 + i] = static_cast<uint8_t>(c >> (8 * i));
 }
 
@@ -215,7 +220,7 @@ TEST(WireLayout, StartsWithMagicWFVersionAndType) {
   ASSERT_EQ(b.size(), 48u);
   EXPECT_EQ(b[0], 'W');
   EXPECT_EQ(b[1], 'F');
-  EXPECT_EQ(b[2], 1);
+  EXPECT_EQ(b[2], 2);
   EXPECT_EQ(b[3], static_cast<uint8_t>(Type::kKeepalive));
   EXPECT_EQ(b[5], 6);  // 48 / 8
 }
@@ -246,13 +251,24 @@ TEST(WireLayout, CommonFieldsAreLittleEndianAtTheirOffsets) {
   EXPECT_EQ(Buf(b.begin() + 96, b.end()), pay);
 }
 
-TEST(WireLayout, CrcAtByte44CoversHeaderExceptItselfThenPayload) {
+TEST(WireLayout, HeaderCrcAtByte44SkipsTheVariantBytesAndItself) {
   const Buf pay = pattern(33, 9);
   const Buf b = build(sample_data(), pay);
-  uint32_t c = crc32c(0, b.data(), 44);
+  uint32_t c = crc32c(0, b.data(), 42);
   c = crc32c(c, b.data() + 48, 96 - 48);
-  c = crc32c(c, pay.data(), pay.size());
   EXPECT_EQ(get_le(b, 44, 4), c);
+  EXPECT_EQ(b[42], 0);  // net_flags and int_hops leave the sender as zero
+  EXPECT_EQ(b[43], 0);
+}
+
+TEST(WireLayout, DataPayloadCrcAtByte92CoversThePayloadOnly) {
+  const Buf pay = pattern(33, 9);
+  const Buf b = build(sample_data(), pay);
+  EXPECT_EQ(get_le(b, 92, 4), crc32c(0, pay.data(), pay.size()));
+  Packet out;
+  ASSERT_EQ(decode(b, out), DecodeError::kOk);
+  EXPECT_EQ(out.data.payload_crc, crc32c(0, pay.data(), pay.size()));
+  EXPECT_TRUE(payload_ok(out));
 }
 
 // ---------------------------------------------------------------- round trips
@@ -369,7 +385,7 @@ TEST(WireRoundTrip, AckWithExtremeRangeValues) {
 }
 
 TEST(WireRoundTrip, NackKeepsEveryFieldForEachReason) {
-  for (NackReason r : {NackReason::kSequence, NackReason::kReceiverNotReady, NackReason::kRemoteAccess}) {
+  for (NackReason r : {NackReason::kSequence, NackReason::kReceiverNotReady, NackReason::kRemoteAccess, NackReason::kTrimmed}) {
     SCOPED_TRACE(static_cast<int>(r));
     const Packet in = sample_nack(r);
     const Buf b = build(in);
@@ -468,9 +484,7 @@ TEST(WireRoundTrip, EcnCeFlagIsNeitherSentNorDecoded) {
 TEST(WireRoundTrip, ReservedFieldsAreIgnoredWhenTheCrcCoversThem) {
   const Buf pay = pattern(4, 1);
   Buf b = build(sample_data(), pay);
-  b[42] = b[43] = 0xFF;                    // common reserved
   b[48 + 5] = b[48 + 6] = b[48 + 7] = 0xAA;  // after op
-  b[48 + 44] = 0x55;                       // trailing reserved
   reseal(b);
   Packet out;
   ASSERT_EQ(decode(b, out), DecodeError::kOk);
@@ -522,17 +536,17 @@ TEST(WireDecode, WrongMagicIsForeign) {
 
 TEST(WireDecode, OtherVersionIsWrongVersion) {
   for (const Sample& s : all_samples()) {
-    for (uint8_t v : {0, 2, 3, 0x81, 0xFF}) {
+    for (uint8_t v : {0, 1, 3, 0x81, 0xFF}) {
       Buf b = s.bytes;
       b[2] = v;
       EXPECT_EQ(decode_copy(b), DecodeError::kWrongVersion) << s.name << " v" << int(v);
     }
   }
   // Even a header too short to hold the rest: version is judged at byte 2.
-  const uint8_t v2[] = {'W', 'F', 2, 1};
-  EXPECT_EQ(decode_copy(v2), DecodeError::kWrongVersion);
+  const uint8_t v1[] = {'W', 'F', 1, 1};
+  EXPECT_EQ(decode_copy(v1), DecodeError::kWrongVersion);
   Packet p = sample_simple(Type::kKeepalive);
-  p.h.version = 2;
+  p.h.version = 1;
   EXPECT_EQ(decode_copy(build(p)), DecodeError::kWrongVersion);
 }
 
@@ -543,7 +557,7 @@ TEST(WireDecode, UnknownTypeIsBadType) {
     b[3] = t;
     EXPECT_EQ(decode_copy(b), DecodeError::kBadType) << int(t);
   }
-  const uint8_t t0[] = {'W', 'F', 1, 0};
+  const uint8_t t0[] = {'W', 'F', 2, 0};
   EXPECT_EQ(decode_copy(t0), DecodeError::kBadType);
 }
 
@@ -578,26 +592,32 @@ TEST(WireDecode, PayloadOnANonDataPacketIsBadLength) {
   }
 }
 
-TEST(WireDecode, FlippingAnyBitOfADataPayloadIsBadChecksum) {
+TEST(WireDecode, FlippingAnyBitOfADataPayloadFailsThePayloadCheck) {
+  // The header still decodes (placement needs it); the payload CRC, checked
+  // while placing, catches the flip.
   const Buf pay = pattern(64, 11);
   const Buf good = build(sample_data(), pay);
   for (size_t i = 96; i < good.size(); ++i) {
     for (int bit = 0; bit < 8; ++bit) {
       Buf b = good;
       b[i] ^= static_cast<uint8_t>(1 << bit);
-      ASSERT_EQ(decode_copy(b), DecodeError::kBadChecksum) << "byte " << i << " bit " << bit;
+      Packet out;
+      ASSERT_EQ(decode(b, out), DecodeError::kOk) << "byte " << i << " bit " << bit;
+      ASSERT_FALSE(payload_ok(out)) << "byte " << i << " bit " << bit;
     }
   }
 }
 
 TEST(WireDecode, FlippingAnyBitOutsideTheStructuralBytesIsBadChecksum) {
-  // Bytes 0-3 (magic, version, type), 5 (hlen) and 6-7 (payload_len) are
-  // judged before the CRC; everything else, flags and the CRC itself included,
-  // only by the CRC.
+  // Bytes 0-3 (magic, version, type), 5 (hlen), 6-7 (payload_len) and the
+  // variant bytes 42-43 are judged before the CRC; every other header byte,
+  // flags and the CRC itself included, only by the CRC. (Payload bytes are
+  // the payload CRC's, tested above.)
   const Buf pay = pattern(24, 11);
   for (const Buf& good : {build(sample_data(), pay), build(sample_ack(3)), build(sample_handshake(HandshakeKind::kAccept))}) {
-    for (size_t i = 4; i < good.size(); ++i) {
-      if (i == 5 || i == 6 || i == 7) continue;
+    const size_t hlen = size_t{good[5]} * 8;
+    for (size_t i = 4; i < hlen; ++i) {
+      if (i == 5 || i == 6 || i == 7 || i == 42 || i == 43) continue;
       if (good[3] == static_cast<uint8_t>(Type::kAck) && (i == 60 || i == 61)) continue;  // nranges
       for (int bit = 0; bit < 8; ++bit) {
         Buf b = good;
@@ -609,16 +629,84 @@ TEST(WireDecode, FlippingAnyBitOutsideTheStructuralBytesIsBadChecksum) {
   }
 }
 
-TEST(WireDecode, FlippingAnySingleBitAnywhereNeverDecodes) {
+TEST(WireDecode, FlippingAnySingleBitAnywhereNeverPassesBothChecks) {
   for (const Sample& s : all_samples()) {
     for (size_t i = 0; i < s.bytes.size(); ++i) {
       for (int bit = 0; bit < 8; ++bit) {
         Buf b = s.bytes;
         b[i] ^= static_cast<uint8_t>(1 << bit);
-        ASSERT_NE(decode_copy(b), DecodeError::kOk) << s.name << " byte " << i << " bit " << bit;
+        Packet out;
+        const bool accepted = decode(b, out) == DecodeError::kOk &&
+                              (out.h.type != Type::kData || payload_ok(out));
+        ASSERT_FALSE(accepted) << s.name << " byte " << i << " bit " << bit;
       }
     }
   }
+}
+
+TEST(WireDecode, TrimmedDataKeepsItsHeaderAndCarriesNoPayload) {
+  // What a switch does to a packet it cannot queue: cut the payload, set
+  // TRIMMED in the variant byte. The header CRC still holds.
+  const Buf pay = pattern(100, 3);
+  Buf b = build(sample_data(), pay);
+  b.resize(96);
+  b[42] = net_flag::kTrimmed;
+  Packet out;
+  ASSERT_EQ(decode(b, out), DecodeError::kOk);
+  EXPECT_EQ(out.h.net_flags, net_flag::kTrimmed);
+  EXPECT_EQ(out.h.payload_len, 100);  // the length as sent
+  EXPECT_TRUE(out.payload.empty());
+  // Trimmed but still carrying bytes: the length disagrees.
+  Buf full = build(sample_data(), pay);
+  full[42] = net_flag::kTrimmed;
+  EXPECT_EQ(decode_copy(full), DecodeError::kBadLength);
+}
+
+TEST(WireDecode, IntRecordsAfterThePayloadAreDecodedInOrder) {
+  const Buf pay = pattern(40, 5);
+  Buf b = build(sample_data(), pay);
+  b[43] = 2;
+  for (uint64_t hop = 0; hop < 2; ++hop) {
+    Buf r(24);
+    const uint64_t ts = 1000 + hop, tx = 5000000 + hop;
+    const uint32_t q = 1500 * static_cast<uint32_t>(hop + 1), rate = 25000;
+    std::memcpy(r.data(), &ts, 8);
+    std::memcpy(r.data() + 8, &tx, 8);
+    std::memcpy(r.data() + 16, &q, 4);
+    std::memcpy(r.data() + 20, &rate, 4);
+    b.insert(b.end(), r.begin(), r.end());
+  }
+  Packet out;
+  ASSERT_EQ(decode(b, out), DecodeError::kOk);
+  ASSERT_EQ(out.h.int_hops, 2);
+  EXPECT_EQ(out.payload.size(), 40u);
+  EXPECT_TRUE(payload_ok(out));
+  EXPECT_EQ(out.int_record(0).timestamp_ns, 1000u);
+  EXPECT_EQ(out.int_record(1).tx_bytes, 5000001u);
+  EXPECT_EQ(out.int_record(1).qlen_bytes, 3000u);
+  EXPECT_EQ(out.int_record(0).rate_mbps, 25000u);
+  // A hop count that disagrees with the datagram, or more than eight hops.
+  Buf short_by_one = b;
+  short_by_one.resize(b.size() - 24);
+  EXPECT_EQ(decode_copy(short_by_one), DecodeError::kBadLength);
+  Buf nine = b;
+  nine[43] = 9;
+  EXPECT_EQ(decode_copy(nine), DecodeError::kMalformed);
+}
+
+TEST(WireDecode, VariantBytesOnAnythingButDataAreMalformed) {
+  for (const Sample& s : all_samples()) {
+    if (s.bytes[3] == static_cast<uint8_t>(Type::kData)) continue;
+    Buf b = s.bytes;
+    b[42] = net_flag::kTrimmed;
+    EXPECT_EQ(decode_copy(b), DecodeError::kMalformed) << s.name;
+    b = s.bytes;
+    b[43] = 1;
+    EXPECT_EQ(decode_copy(b), DecodeError::kMalformed) << s.name;
+  }
+  Buf d = build(sample_data(), pattern(8, 1));
+  d[42] = 0x80;  // unknown net flag
+  EXPECT_EQ(decode_copy(d), DecodeError::kMalformed);
 }
 
 TEST(WireDecode, AckWithThirtyThreeRangesIsMalformed) {
@@ -700,7 +788,7 @@ TEST(WireDecode, HandshakeWithUnknownKindModeOrRejectIsMalformed) {
 }
 
 TEST(WireDecode, NackWithUnknownReasonIsMalformed) {
-  for (uint8_t r : {0, 4, 0xFF}) {
+  for (uint8_t r : {0, 5, 0xFF}) {
     Packet p = sample_nack(NackReason::kSequence);
     p.nack.reason = static_cast<NackReason>(r);
     EXPECT_EQ(decode_copy(build(p)), DecodeError::kMalformed) << int(r);

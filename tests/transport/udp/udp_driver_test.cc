@@ -412,15 +412,15 @@ TEST(UdpDriver, ForeignDatagramsAreCountedNotFatal) {
   // Too short to say. (An empty datagram: see ZeroLengthDatagramIsCounted.)
   ASSERT_TRUE(junk.send_to(port, Bytes_{'W'}));
   // Weft-looking but cut off after the frozen prefix.
-  ASSERT_TRUE(junk.send_to(port, Bytes_{'W', 'F', 1, 1, 0xDE, 0xAD, 0xBE, 0xEF, 1, 2, 3}));
+  ASSERT_TRUE(junk.send_to(port, Bytes_{'W', 'F', core::wire::kVersion, 1, 0xDE, 0xAD, 0xBE, 0xEF, 1, 2, 3}));
   // Another version, and a type that does not exist.
   Bytes_ v9 = pattern(96, 6);
   v9[0] = 'W', v9[1] = 'F', v9[2] = 9, v9[3] = 1;
   ASSERT_TRUE(junk.send_to(port, v9));
   Bytes_ t99 = pattern(96, 7);
-  t99[0] = 'W', t99[1] = 'F', t99[2] = 1, t99[3] = 99;
+  t99[0] = 'W', t99[1] = 'F', t99[2] = core::wire::kVersion, t99[3] = 99;
   ASSERT_TRUE(junk.send_to(port, t99));
-  // A well-formed DATA packet, then corrupted and with a lying length.
+  // A well-formed DATA packet, then with a corrupted header and with a lying length.
   core::wire::Packet pkt;
   pkt.h.type = core::wire::Type::kData;
   pkt.h.dst_conn = 4242;
@@ -431,7 +431,7 @@ TEST(UdpDriver, ForeignDatagramsAreCountedNotFatal) {
   good.resize(core::wire::encode(pkt, payload, good.data()));
   good.insert(good.end(), payload.begin(), payload.end());
   Bytes_ flipped = good;
-  flipped.back() ^= 0x40;
+  flipped[20] ^= 0x40;  // in the PSN: the header CRC catches it before demux
   ASSERT_TRUE(junk.send_to(port, flipped));
   Bytes_ longer = good;
   longer.push_back(0);
