@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# weft-switch on real namespaces: weft-testbed builds a dumbbell through the
+# switch (h0, h1 on the left switch, h2 on the right, one 50 Mb/s bottleneck
+# link between the switches, 1 Gb/s host links), then
+#   1. an ECT UDP blast h0 -> h2 overfills the bottleneck: the switch must
+#      forward, mark CE (seen by the receiver) and drop at the tail;
+#   2. weft-perf p2p h0 -> h2 across the same bottleneck must deliver every
+#      message intact while the switch marks its ECT(0) packets;
+#   3. a leaf-spine (2 leaves, 2 spines) forwards UDP between leaves over
+#      both spines.
+# Needs root, netns, tc, nftables and python3; exits 77 (skipped) without.
+set -euo pipefail
+SWITCH=${1:?usage: weft_switch_testbed_test.sh path/to/weft-switch path/to/weft-perf}
+PERF=${2:?usage: weft_switch_testbed_test.sh path/to/weft-switch path/to/weft-perf}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TB=$HERE/../../tools/weft-testbed/weft-testbed
+
+skip() { echo "SKIP: $*"; exit 77; }
+((EUID == 0)) || skip "needs root (network namespaces)"
+command -v ip >/dev/null || skip "ip not found (apt-get install iproute2)"
+command -v tc >/dev/null || skip "tc not found (apt-get install iproute2)"
+command -v nft >/dev/null || skip "nft not found (apt-get install nftables)"
+command -v python3 >/dev/null || skip "python3 not found"
+ip netns add "wsw$$probe" 2>/dev/null || skip "'ip netns add' does not work here"
+ip netns del "wsw$$probe"
+[[ -x $SWITCH && -x $PERF ]] || { echo "FAIL: $SWITCH or $PERF is not built"; exit 1; }
+
+P=wsw$$
+L=wsl$$
+TMP=$(mktemp -d)
+cleanup() {
+    local rc=$?
+    "$TB" down --prefix "$P" >/dev/null 2>&1 || true
+    "$TB" down --prefix "$L" >/dev/null 2>&1 || true
+    rm -rf "$TMP"
+    if ((rc == 0)); then echo "PASS"; else echo "FAIL (exit $rc)"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+STEP=""
+step() { STEP=$*; echo "--- $*"; }
+fail() { echo "FAIL: $STEP: $*" >&2; exit 1; }
+# counter PREFIX PORT KEY: one counter from 'weft-testbed stats'
+counter() {
+    "$TB" stats --prefix "$1" | awk -v port="port=$2" -v key="$3=" '
+        $1 == port { for (i = 2; i <= NF; i++) if (index($i, key) == 1) print substr($i, length(key) + 1) }'
+}
+
+cat >"$TMP/udp.py" <<'PY'
+import socket, sys, time
+mode = sys.argv[1]
+if mode == "recv":   # recv PORT READY: count datagrams and CE marks until 1 s of silence
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 23)
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)
+    s.bind(("0.0.0.0", int(sys.argv[2])))
+    open(sys.argv[3], "w").close()
+    n = ce = bad = 0
+    t = 15.0
+    while True:
+        s.settimeout(t)
+        try:
+            data, anc, _, _ = s.recvmsg(4096, 64)
+        except socket.timeout:
+            break
+        n, t = n + 1, 1.0
+        bad += len(data) != 1400 or data != data[:1] * 1400
+        for lvl, typ, d in anc:
+            if lvl == socket.IPPROTO_IP and typ == socket.IP_TOS and d[0] & 3 == 3:
+                ce += 1
+    print(n, ce, bad)
+else:                # send ADDR PORT COUNT: ECT(0) datagrams of 1400 bytes, as fast as possible
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, 2)
+    for i in range(int(sys.argv[4])):
+        s.sendto(bytes([i % 251]) * 1400, (sys.argv[2], int(sys.argv[3])))
+PY
+
+wait_file() { local _; for _ in {1..100}; do [[ -e $1 ]] && return 0; sleep 0.05; done; return 1; }
+
+step "up: dumbbell through weft-switch, 50 Mb/s bottleneck"
+"$TB" up --hosts 3 --prefix "$P" --switch dumbbell --switch-bin "$SWITCH" --rate 1gbit --fabric-rate 50mbit \
+    --switch-args "--queue 96K --kmin 8K --kmax 48K --pmax 0.5" || fail "up exited $?"
+[[ $(cat /run/weft-testbed/$P.run/switch.pid) =~ ^[0-9]+$ ]] || fail "no switch pid"
+grep -q "forwarding on 3 ports" "/run/weft-testbed/$P.run/switch.log" || fail "switch log: $(cat /run/weft-testbed/$P.run/switch.log)"
+
+step "an ECT UDP blast h0 -> h2 is forwarded, CE-marked and tail-dropped at the bottleneck"
+rm -f "$TMP/r.ready"
+"$TB" exec 2 --prefix "$P" -- python3 "$TMP/udp.py" recv 7100 "$TMP/r.ready" >"$TMP/udp.out" &
+rpid=$!
+wait_file "$TMP/r.ready" || fail "receiver did not start"
+"$TB" exec 0 --prefix "$P" -- python3 "$TMP/udp.py" send 198.18.0.3 7100 4000
+wait "$rpid"
+read -r n ce bad <"$TMP/udp.out"
+fwd=$(counter "$P" "s0>s1.0" tx_pkts)
+marked=$(counter "$P" "s0>s1.0" marked)
+dropped=$(counter "$P" "s0>s1.0" drop_tail)
+maxq=$(counter "$P" "s0>s1.0" max_queue)
+echo "    received $n/4000 ($ce CE, $bad corrupt); bottleneck: forwarded=$fwd marked=$marked drop_tail=$dropped max_queue=$maxq"
+((n > 50)) || fail "only $n datagrams arrived"
+((bad == 0)) || fail "$bad datagrams arrived corrupted"
+((fwd >= n)) || fail "bottleneck forwarded $fwd < $n received"
+((marked > 0 && ce > 0)) || fail "no CE marks (switch counted $marked, receiver saw $ce)"
+((ce <= marked)) || fail "receiver saw $ce CE but the switch marked only $marked"
+((dropped > 0)) || fail "a 4000-datagram blast into a 96 KiB queue dropped nothing"
+((maxq <= 96 * 1024)) || fail "max_queue $maxq exceeds the 96 KiB bound"
+
+step "weft-perf p2p h0 -> h2 across the bottleneck delivers every message intact"
+before=$(counter "$P" "s0>s1.0" marked)
+"$TB" exec 2 --prefix "$P" -- "$PERF" p2p --serve 198.18.0.3:7000 >"$TMP/serve.log" 2>&1 &
+spid=$!
+sleep 0.3
+"$TB" exec 0 --prefix "$P" -- "$PERF" p2p --peer 198.18.0.3:7000 --bind 198.18.0.1 --no-raw \
+    --sizes 64K,1M --loss 0 --mode sr --seconds 1 --mtu 1472 --window-kib 256 --csv "$TMP/p2p.csv" ||
+    fail "weft-perf exited $? (server log: $(tail -5 "$TMP/serve.log"))"
+wait "$spid" || true
+cat "$TMP/p2p.csv"
+# Columns: mode,loss,size,messages,goodput_gbps,...,wrong(15)
+awk -F, 'NR > 1 {
+  if ($4 == 0) { print "FAIL: no messages for " $1 " " $3; bad = 1 }
+  if ($15 != 0) { print "FAIL: wrong messages for " $1 " " $3; bad = 1 }
+} END { exit bad }' "$TMP/p2p.csv" || fail "weft did not deliver intact"
+after=$(counter "$P" "s0>s1.0" marked)
+fwd=$(counter "$P" "s0>s1.0" tx_pkts)
+echo "    bottleneck marked $((after - before)) weft packets; forwarded $fwd in all"
+((after > before)) || fail "the switch marked none of weft's ECT packets"
+
+step "down stops the switch and removes everything"
+"$TB" down --prefix "$P"
+[[ ! -e /run/weft-testbed/$P.run ]] || fail "run dir remains"
+! ip netns list | grep -q "^$P-" || fail "namespaces remain"
+
+step "leaf-spine: 4 hosts on 2 leaves, 2 spines; h0 -> h3 crosses both spines by ECMP"
+"$TB" up --hosts 4 --prefix "$L" --switch leafspine --leaves 2 --spines 2 --switch-bin "$SWITCH" --rate 1gbit >/dev/null ||
+    fail "up exited $?"
+rm -f "$TMP/r.ready"
+"$TB" exec 3 --prefix "$L" -- python3 "$TMP/udp.py" recv 7200 "$TMP/r.ready" >"$TMP/ls.out" &
+rpid=$!
+wait_file "$TMP/r.ready" || fail "receiver did not start"
+# Different source ports are different flows: spread over the spines.
+for i in 1 2 3 4 5 6 7 8; do
+    "$TB" exec 0 --prefix "$L" -- python3 "$TMP/udp.py" send 198.18.0.4 7200 50
+done
+wait "$rpid"
+read -r n _ bad <"$TMP/ls.out"
+up0=$(counter "$L" "s0>s2.0" tx_pkts)
+up1=$(counter "$L" "s0>s3.0" tx_pkts)
+echo "    received $n/400; leaf 0 uplinks: spine s2 $up0, spine s3 $up1"
+((n == 400 && bad == 0)) || fail "received $n/400 ($bad corrupt)"
+((up0 > 0 && up1 > 0)) || fail "ECMP used one spine only ($up0 / $up1)"
