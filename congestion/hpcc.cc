@@ -14,7 +14,8 @@ Hpcc::Hpcc(Params p, const Context& ctx) : p_(p) {
   const double r_ai = p_.rate_ai.count() > 0 ? static_cast<double>(p_.rate_ai.count()) : line * (10e6 / 25e9);
   w_init_ = line / 8 * t_ns_ / 1e9;
   w_ai_ = r_ai / 8 * t_ns_ / 1e9;
-  w_min_ = std::max(static_cast<double>(p_.min_rate.count()) / 8 * t_ns_ / 1e9, 1.0);
+  // A window below one packet would stall a window-limited transport.
+  w_min_ = std::max(static_cast<double>(p_.min_rate.count()) / 8 * t_ns_ / 1e9, static_cast<double>(ctx.mss.count()));
   wc_ = w_ = w_init_;
 }
 

@@ -12,7 +12,7 @@
 //     U ← U·(T − τ)/T + U_j·τ/T                          (U starts at 1)
 //   U ≥ η or incStage ≥ maxStage:  W = W_c/(U/η) + W_AI,  incStage ← 0
 //   otherwise:                     W = W_c + W_AI,        incStage ← incStage + 1
-//   W ∈ [min_rate·T, W_init];  R = W/T
+//   W ∈ [max(min_rate·T, MSS), W_init];  R = W/T
 //
 // W_c and incStage are committed once per RTT — on the first ACK at least T
 // after the last commit (ns-3 uses "first ACK past snd_nxt at the last

@@ -8,7 +8,7 @@
 namespace weft::cc {
 
 namespace {
-constexpr double kRefBdpBytes = 100e9 / 8 * 12e-6;  // 150 kB: 100 Gb/s × 12 µs
+constexpr double kRefBdpBytes = 150'000;  // 100 Gb/s × 12 µs
 constexpr double kRefRttNs = 12'000;                // 12 µs
 }  // namespace
 
@@ -26,7 +26,7 @@ Nscc::Nscc(Params p, const Context& ctx) : p_(p) {
   eta_ = p_.eta_mss * mss_ * a;
   fi_scale_ = p_.fast_inc * a;
   set_base_rtt(Nanos(static_cast<int64_t>(net_rtt_)));
-  cwnd_ = maxwnd_;
+  cwnd_ = p_.init_cwnd.count() > 0 ? std::clamp(static_cast<double>(p_.init_cwnd.count()), mtu_, maxwnd_) : maxwnd_;
 }
 
 void Nscc::set_base_rtt(Nanos rtt) {
@@ -167,6 +167,7 @@ const Field<P> kFields[] = {
     {"delay_ewma", &P::delay_ewma, 0, 1, "avg_delay gain"},
     {"fulfil_mtus", &P::fulfil_mtus, 0, 1e6, "MTUs ACKed before the accumulated increase is applied"},
     {"header_bytes", &P::header, 0, 65536, "header bytes; MTU = MSS + header"},
+    {"init_cwnd_bytes", &P::init_cwnd, 0, 1e12, "initial window, bytes; 0 = maxwnd"},
 };
 
 Result<CcPtr> make_nscc(std::string_view args, const Context& ctx) {

@@ -62,6 +62,7 @@ class Nscc final : public CongestionControl {
     double delay_ewma = 0.0125;        // avg_delay gain
     double fulfil_mtus = 8;            // apply accumulated increase after this many MTU ACKed
     Bytes header = Bytes(64);          // MTU = MSS + header
+    Bytes init_cwnd = Bytes(0);        // 0 = maxwnd (htsim's -cwnd overrides the same way)
   };
 
   Nscc(Params p, const Context& ctx);

@@ -80,14 +80,14 @@ void Swift::on_timeout(const TimeoutEvent& e) {
 
 Bytes Swift::cwnd() const {
   const double w = std::max(std::min(fabric_, endpoint_), 1.0);
-  return Bytes(static_cast<uint64_t>(w * mss_));
+  return Bytes(static_cast<uint64_t>(w * mss_ + 0.5));
 }
 
 BitsPerSec Swift::pacing_rate() const {
   const double w = std::min(fabric_, endpoint_);
   if (w >= 1) return BitsPerSec(0);
   // One packet every srtt/w: rate = w·MSS·8 / srtt.
-  return BitsPerSec(static_cast<uint64_t>(w * mss_ * 8 * 1e9 / static_cast<double>(std::max<int64_t>(srtt_.count(), 1))));
+  return BitsPerSec(static_cast<uint64_t>(w * mss_ * 8 * 1e9 / static_cast<double>(std::max<int64_t>(srtt_.count(), 1)) + 0.5));
 }
 
 namespace {
