@@ -114,7 +114,7 @@ before=$(counter "$P" "s0>s1.0" marked)
 spid=$!
 sleep 0.3
 "$TB" exec 0 --prefix "$P" -- "$PERF" p2p --peer 198.18.0.3:7000 --bind 198.18.0.1 --no-raw \
-    --sizes 64K,1M --loss 0 --mode sr --seconds 1 --mtu 1472 --window-kib 256 --csv "$TMP/p2p.csv" ||
+    --sizes 64K,1M --loss 0 --mode sr --seconds 1 --mtu 1472 --window-kib 64 --csv "$TMP/p2p.csv" ||
     fail "weft-perf exited $? (server log: $(tail -5 "$TMP/serve.log"))"
 wait "$spid" || true
 cat "$TMP/p2p.csv"
