@@ -34,7 +34,7 @@ namespace weft::perf {
 namespace {
 
 enum class Op : int32_t { kRun = 1, kRaw = 2, kQuit = 3 };
-constexpr uint64_t kTagData = 1, kTagStop = 2, kTagAck = 3, kTagPing = 4;
+constexpr uint64_t kTagData = 1, kTagStop = 2, kTagAck = 3, kTagPing = 4, kTagGo = 5;
 constexpr Nanos kStuck = seconds(10);  // nothing in a benchmark may wait longer
 
 struct Cmd {
@@ -148,18 +148,18 @@ Reply serve_run(Endpoint& ep, const Cmd& cmd) {
   Reply rep{};
   Device& d = *ep.dev;
   ep.lossy->set_drop(cmd.loss);
-  Completion acc;
-  if (!await(d, [](const Completion& c) { return c.type == CompletionType::kAccepted; }, [](const Completion&) {}, &acc)) {
-    std::snprintf(rep.text, sizeof rep.text, "receiver: no connection arrived");
-    return rep;
-  }
-  const ConnId conn = acc.conn;
   // Twice the sender's depth, touched before the clock starts: receives are
   // posted ahead of the data (as NCCL and MPI users do), so messages land in
   // place instead of the unexpected-message buffer, and page faults of fresh
   // buffers are not billed to the transport.
   const uint32_t depth = cmd.depth * 2;
   std::vector<std::vector<uint8_t>> bufs(depth, std::vector<uint8_t>(cmd.size, 0));
+  Completion acc;
+  if (!await(d, [](const Completion& c) { return c.type == CompletionType::kAccepted; }, [](const Completion&) {}, &acc)) {
+    std::snprintf(rep.text, sizeof rep.text, "receiver: no connection arrived");
+    return rep;
+  }
+  const ConnId conn = acc.conn;
   const double cpu0 = cpu_now();
   // Receives match messages in posting order, but complete in any order
   // (delivery is unordered), so each slot remembers which message it holds.
@@ -172,6 +172,9 @@ Reply serve_run(Endpoint& ep, const Cmd& cmd) {
   }
   uint64_t stop_count = 0;
   auto stop_op = d.post_recv(conn, kTagStop, &stop_count, sizeof stop_count);
+  // Receives are posted: tell the sender to start its clock.
+  const uint64_t go = depth;
+  (void)d.post_send(conn, kTagGo, &go, sizeof go);
   bool failed = false;
   while (received < expect && !failed) {
     Completion c;
@@ -289,6 +292,14 @@ Row run_point(Endpoint& ep, int ctl, const P2pOptions& o, const std::string& mod
     return fail("connect timed out");
 
   std::vector<std::vector<uint8_t>> bufs(depth, std::vector<uint8_t>(size, 0xA5));
+  // Start once the receiver has posted its receives (a real application's
+  // receiver is ready before data comes; the race is not what we measure).
+  uint64_t go = 0;
+  auto go_op = d.post_recv(*conn, kTagGo, &go, sizeof go);
+  if (!go_op || !await(d, [&](const Completion& c) { return c.op == *go_op || c.type == CompletionType::kConnFailed; },
+                       [](const Completion&) {}) ||
+      go == 0)
+    return fail("receiver never said it was ready");
   const double cpu0 = cpu_now();
   const double t0 = wall();
   uint64_t sent = 0, done = 0;
