@@ -104,7 +104,7 @@ std::string describe(std::span<const Field<P>> fields, const P& defaults) {
         },
         f.member);
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%g", v);
+    std::snprintf(buf, sizeof buf, "%.10g", v);
     out += "  " + std::string(f.key) + " = " + buf + "  (" + std::string(f.help) + ")\n";
   }
   return out;
