@@ -27,7 +27,9 @@ EgressPort::EgressPort(std::string name, const PortParams& p, PacketPool& pool, 
       rate_mbps_(static_cast<uint32_t>(std::min<uint64_t>(p.rate.count() / 1000000, UINT32_MAX))) {}
 
 double EgressPort::mark_probability(uint64_t q) const {
-  if (!p_.ecn || q <= p_.kmin.count()) return 0.0;
+  // An unlimited port never really queues: what sits in it is one I/O batch
+  // on its way through, not congestion.
+  if (!p_.ecn || bucket_.unlimited() || q <= p_.kmin.count()) return 0.0;
   if (q >= p_.kmax.count()) return 1.0;
   return p_.pmax * static_cast<double>(q - p_.kmin.count()) / static_cast<double>(p_.kmax.count() - p_.kmin.count());
 }

@@ -34,7 +34,7 @@ struct PortParams {
   Bytes burst{0};                     // token-bucket depth; 0 = auto (see auto_burst)
   Bytes queue_limit{256 * 1024};      // normal queue bound; a shallow-buffer switch port
   Bytes prio_limit{64 * 1024};        // bound of the trimmed-header queue
-  bool ecn = true;
+  bool ecn = true;                    // mark ECT packets (never on an unlimited port)
   Bytes kmin{20 * 1024};              // marking starts above this occupancy
   Bytes kmax{200 * 1024};             // every ECT packet is marked from here on
   double pmax = 0.2;                  // marking probability just below Kmax

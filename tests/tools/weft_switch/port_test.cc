@@ -44,6 +44,7 @@ TEST(Port, MarkProbabilityRampsFromKminToPmaxThenJumpsToOne) {
   p.kmin = Bytes(10000);
   p.kmax = Bytes(30000);
   p.pmax = 0.4;
+  p.rate = BitsPerSec(1'000'000'000);
   EgressPort port("p", p, w.pool, 1, Nanos(0));
   EXPECT_EQ(port.mark_probability(0), 0.0);
   EXPECT_EQ(port.mark_probability(10000), 0.0);
@@ -55,6 +56,10 @@ TEST(Port, MarkProbabilityRampsFromKminToPmaxThenJumpsToOne) {
   p.ecn = false;
   EgressPort off("p", p, w.pool, 1, Nanos(0));
   EXPECT_EQ(off.mark_probability(1 << 20), 0.0);
+  p.ecn = true;
+  p.rate = BitsPerSec(0);
+  EgressPort unlimited("p", p, w.pool, 1, Nanos(0));
+  EXPECT_EQ(unlimited.mark_probability(1 << 20), 0.0) << "an unlimited port never congests";
 }
 
 // Holds the occupancy at `level` bytes (enqueue one, dequeue one) and
@@ -65,6 +70,8 @@ double marked_fraction_at(uint64_t level, int n) {
   p.kmin = Bytes(10000);
   p.kmax = Bytes(30000);
   p.pmax = 0.4;
+  p.rate = BitsPerSec(1'000'000'000);
+  p.burst = Bytes(1 << 30);  // never waits: the test holds the occupancy by hand
   EgressPort port("p", p, w.pool, 42, Nanos(0));
   for (uint64_t q = 0; q < level; q += 1000) EXPECT_EQ(port.enqueue(Nanos(0), w.put(udp_of(1000, 0))), EgressPort::Verdict::kQueued);
   int ce = 0, ect = 0;
@@ -92,6 +99,7 @@ TEST(Port, NotEctFramesAreNeverMarked) {
   PortParams p;
   p.kmin = Bytes(0);
   p.kmax = Bytes(1);
+  p.rate = BitsPerSec(1'000'000'000);
   EgressPort port("p", p, w.pool, 1, Nanos(0));
   for (int i = 0; i < 10; ++i) port.enqueue(Nanos(0), w.put(udp_of(500, 0)));
   EXPECT_EQ(port.counters().marked, 0u);
