@@ -46,6 +46,7 @@ Status AfPacketPort::open(const std::string& ifname) {
   if (::setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) < 0)
     return io_error("PACKET_IGNORE_OUTGOING (needs Linux >= 4.20)", ifname);
   if (::setsockopt(fd_, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) < 0) return io_error("PACKET_AUXDATA", ifname);
+  if (::setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) < 0) return io_error("SO_TIMESTAMPNS", ifname);
   // The switch's queues are the only queues; the veth's qdisc is not one.
   (void)::setsockopt(fd_, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
   packet_mreq mr{};
@@ -65,7 +66,7 @@ Status AfPacketPort::open(const std::string& ifname) {
   return Status::ok();
 }
 
-size_t AfPacketPort::receive(PacketPool& pool, Slot* out, size_t cap) {
+size_t AfPacketPort::receive(PacketPool& pool, Slot* out, int64_t* arrival, size_t cap) {
   size_t want = std::min(cap, kBatch);
   size_t got_slots = 0;
   for (; got_slots < want; ++got_slots) {
@@ -95,7 +96,14 @@ size_t AfPacketPort::receive(PacketPool& pool, Slot* out, size_t cap) {
       continue;
     }
     pool.meta(s).len = rx_msgs_[i].msg_len;
+    arrival[kept] = 0;
     for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec ts;
+        memcpy(&ts, CMSG_DATA(c), sizeof ts);
+        arrival[kept] = int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+        continue;
+      }
       if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA) continue;
       tpacket_auxdata aux;
       memcpy(&aux, CMSG_DATA(c), sizeof aux);

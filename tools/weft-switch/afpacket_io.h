@@ -13,10 +13,17 @@
 // cannot be forwarded as one frame; the testbed sets gso_max_segs 1 on the
 // hosts so their stacks segment before the wire, and a frame larger than a
 // slot is dropped and counted (rx_oversize).
+//
+// Every frame carries its kernel arrival timestamp (SO_TIMESTAMPNS): the
+// loop feeds frames to the core at the time they reached the switch, not
+// the time it got round to reading them, so a batch read after a scheduling
+// delay still builds the queue the wire would have built.
 #pragma once
 
 #include <linux/if_packet.h>
 #include <sys/socket.h>
+
+#include <time.h>
 
 #include <array>
 #include <cstdint>
@@ -49,8 +56,9 @@ class AfPacketPort {
   const std::string& ifname() const { return ifname_; }
 
   // Receives up to min(cap, kBatch) frames into fresh pool slots (meta.len
-  // set); returns how many.
-  size_t receive(PacketPool& pool, Slot* out, size_t cap);
+  // set) with the kernel's arrival time of each (CLOCK_REALTIME, ns; 0 if
+  // the kernel gave none); returns how many.
+  size_t receive(PacketPool& pool, Slot* out, int64_t* arrival_realtime_ns, size_t cap);
   // Sends the frames (one sendmmsg per kBatch) and frees their slots.
   void send(PacketPool& pool, const Slot* slots, size_t n);
   // Reads and resets the kernel's drop count into counters().
@@ -64,7 +72,7 @@ class AfPacketPort {
   std::array<mmsghdr, kBatch> rx_msgs_{};
   std::array<iovec, kBatch> rx_iov_{};
   std::array<sockaddr_ll, kBatch> rx_addr_{};
-  static constexpr size_t kCtrl = CMSG_SPACE(sizeof(tpacket_auxdata));
+  static constexpr size_t kCtrl = CMSG_SPACE(sizeof(tpacket_auxdata)) + CMSG_SPACE(sizeof(timespec));
   std::array<std::array<uint8_t, kCtrl>, kBatch> rx_ctrl_{};
   std::array<Slot, kBatch> rx_slots_{};
   std::array<mmsghdr, kBatch> tx_msgs_{};

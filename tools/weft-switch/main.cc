@@ -10,7 +10,10 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -202,30 +205,64 @@ int main(int argc, char** argv) {
   constexpr size_t kOut = 256;
   std::array<TxItem, kOut> out;
   std::array<Slot, AfPacketPort::kBatch> rx;
+  std::array<int64_t, AfPacketPort::kBatch> rx_time;
+  struct Arrival {
+    Nanos t;
+    uint16_t host;
+    Slot slot;
+  };
+  std::vector<Arrival> arrivals;
+  arrivals.reserve(size_t{o.hosts} * AfPacketPort::kBatch);
   std::vector<std::vector<Slot>> staged(o.hosts);
-  for (auto& v : staged) v.reserve(kOut);
+  for (auto& v : staged) v.reserve(kOut + AfPacketPort::kBatch);
   const Nanos interval(static_cast<int64_t>(o.stats_interval * 1e9));
   Nanos next_stats = interval.count() > 0 ? start + interval : Nanos::max();
+  Nanos core_time = start;  // never goes backwards
 
-  while (!g_stop) {
-    bool busy = false;
-    Nanos now = clock.now();
-    for (uint16_t h = 0; h < o.hosts; ++h) {
-      const size_t n = io[h]->receive(pool, rx.data(), rx.size());
-      busy |= n > 0;
-      for (size_t i = 0; i < n; ++i) core.receive(now, h, rx[i]);
-    }
-    now = clock.now();
+  auto flush = [&](size_t at_least) {
+    for (uint16_t h = 0; h < o.hosts; ++h)
+      if (!staged[h].empty() && staged[h].size() >= at_least) {
+        io[h]->send(pool, staged[h].data(), staged[h].size());
+        staged[h].clear();
+      }
+  };
+  // Lets the lines run up to `t`, staging what leaves towards hosts.
+  auto drain = [&](Nanos t) {
     for (;;) {
-      const size_t n = core.advance(now, out.data(), out.size());
+      const size_t n = core.advance(t, out.data(), out.size());
       for (size_t i = 0; i < n; ++i) staged[out[i].host].push_back(out[i].slot);
-      for (uint16_t h = 0; h < o.hosts; ++h)
-        if (!staged[h].empty()) {
-          io[h]->send(pool, staged[h].data(), staged[h].size());
-          staged[h].clear();
-        }
+      flush(AfPacketPort::kBatch);
       if (n < out.size()) break;
     }
+  };
+
+  while (!g_stop) {
+    Nanos now = clock.now();
+    timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    const int64_t realtime_minus_mono = int64_t{rt.tv_sec} * 1000000000 + rt.tv_nsec - now.count();
+    arrivals.clear();
+    for (uint16_t h = 0; h < o.hosts; ++h) {
+      const size_t n = io[h]->receive(pool, rx.data(), rx_time.data(), rx.size());
+      for (size_t i = 0; i < n; ++i) {
+        Nanos t = rx_time[i] ? Nanos(rx_time[i] - realtime_minus_mono) : now;
+        t = std::clamp(t, core_time, now);
+        arrivals.push_back({t, h, rx[i]});
+      }
+    }
+    // Frames enter the core in the order and at the time they reached the
+    // switch; the lines run in between (see afpacket_io.h).
+    std::sort(arrivals.begin(), arrivals.end(), [](const Arrival& a, const Arrival& b) { return a.t < b.t; });
+    for (const Arrival& a : arrivals) {
+      // Even at an equal time: an unlimited port passes each frame on
+      // before the next arrives instead of queueing the whole batch.
+      drain(a.t);
+      core_time = a.t;
+      core.receive(core_time, a.host, a.slot);
+    }
+    drain(now);
+    core_time = now;
+    flush(1);
     if (g_dump) {
       g_dump = 0;
       dump("SIGUSR1", now - start, io, core, o.stats_file);
@@ -234,7 +271,7 @@ int main(int argc, char** argv) {
       next_stats = now + interval;
       dump("periodic", now - start, io, core, o.stats_file);
     }
-    if (busy) continue;
+    if (!arrivals.empty()) continue;
     // Nothing arrived: sleep until a frame does or a queued one may leave.
     const Nanos wake = std::min({core.next_deadline(now), next_stats, now + millis(200)});
     const int64_t wait = (wake - now).count();
