@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <type_traits>
+#include <utility>
 #include <span>
 #include <string>
 #include <string_view>
@@ -66,10 +67,17 @@ Status apply_args(std::string_view algo, std::span<const Field<P>> fields, std::
                         "'; valid parameters: " + detail::valid_keys(keys));
     }
     double x = 0;
-    if (!detail::parse_number(kv.value, &x) || x < f->min || x > f->max) {
+    // Byte counts and counts are whole numbers: "2.5" packets-of-a-stage is a typo, not a request.
+    const bool whole = std::visit(
+        [](auto m) {
+          using T = std::remove_cvref_t<decltype(std::declval<P&>().*m)>;
+          return std::is_same_v<T, Bytes> || std::is_same_v<T, uint32_t>;
+        },
+        f->member);
+    if (!detail::parse_number(kv.value, &x) || x < f->min || x > f->max || (whole && x != static_cast<double>(static_cast<uint64_t>(x)))) {
       return Status(Code::kInvalidArgument,
                     "congestion control '" + std::string(algo) + "': " + std::string(kv.key) + "=" +
-                        std::string(kv.value) + " is not a number in [" + std::to_string(f->min) + ", " +
+                        std::string(kv.value) + " is not " + (whole ? "a whole number" : "a number") + " in [" + std::to_string(f->min) + ", " +
                         std::to_string(f->max) + "]; " + std::string(f->help));
     }
     std::visit(

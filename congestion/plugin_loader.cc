@@ -195,10 +195,10 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::open(std::string_view targ
   dlerror();
   void* sym = ::dlsym(h, WEFT_CC_PLUGIN_ENTRY_SYMBOL);
   if (sym == nullptr) {
-    const char* why = dlerror();
+    const char* err = dlerror();
+    const std::string why = err ? err : "symbol is NULL";  // copied: dlclose frees dlerror's buffer
     ::dlclose(h);
-    return Status(Code::kNotFound, "CC plugin '" + path + "' does not export '" WEFT_CC_PLUGIN_ENTRY_SYMBOL "' (" +
-                                       (why ? why : "symbol is NULL") +
+    return Status(Code::kNotFound, "CC plugin '" + path + "' does not export '" WEFT_CC_PLUGIN_ENTRY_SYMBOL "' (" + why +
                                        "); define it with C linkage and default visibility, see docs/cc-plugin-abi.md");
   }
   auto entry = reinterpret_cast<weft_cc_plugin_entry_fn>(sym);

@@ -58,7 +58,7 @@ TEST(Registry, UnknownNameIsRefusedWithTheValidNames) {
   auto cc = make("cubic:beta=0.7", Context{});
   ASSERT_FALSE(cc.is_ok());
   EXPECT_EQ(cc.status().code(), Code::kNotFound);
-  const std::string& m = cc.status().message();
+  const std::string m = cc.status().message();
   EXPECT_NE(m.find("'cubic'"), std::string::npos) << m;
   for (const char* n : {"dcqcn", "timely", "swift", "hpcc", "nscc", "credit", "fixed", "plugin:"}) {
     EXPECT_NE(m.find(n), std::string::npos) << n << " missing from: " << m;
@@ -69,7 +69,7 @@ TEST(Registry, UnknownKeyIsRefusedWithTheValidKeys) {
   auto cc = make("swift:speed=3", Context{});
   ASSERT_FALSE(cc.is_ok());
   EXPECT_EQ(cc.status().code(), Code::kInvalidArgument);
-  const std::string& m = cc.status().message();
+  const std::string m = cc.status().message();
   EXPECT_NE(m.find("'speed'"), std::string::npos) << m;
   EXPECT_NE(m.find("target_delay_us"), std::string::npos) << m;
   EXPECT_NE(m.find("ai_pkts"), std::string::npos) << m;
@@ -81,8 +81,16 @@ TEST(Registry, BadValuesAreRefusedWithTheRange) {
     auto cc = make(spec, Context{});
     ASSERT_FALSE(cc.is_ok()) << spec;
     EXPECT_EQ(cc.status().code(), Code::kInvalidArgument) << spec;
-    EXPECT_NE(cc.status().message().find("is not a number in ["), std::string::npos) << cc.status().message();
+    EXPECT_NE(cc.status().message().find(" in ["), std::string::npos) << cc.status().message();
   }
+}
+
+TEST(Registry, CountsAndByteSizesMustBeWholeNumbers) {
+  auto cc = make("dcqcn:fast_recovery_stages=2.5", Context{});
+  ASSERT_FALSE(cc.is_ok());
+  EXPECT_NE(cc.status().message().find("is not a whole number in [0"), std::string::npos) << cc.status().message();
+  EXPECT_FALSE(make("fixed:window_bytes=1000.5", Context{}).is_ok());
+  EXPECT_TRUE(make("fixed:window_bytes=1e6", Context{}).is_ok());  // 1 000 000 is whole
 }
 
 TEST(Registry, MalformedAndRepeatedPairsAreRefused) {
