@@ -6,7 +6,11 @@
 #      forward, mark CE (seen by the receiver) and drop at the tail;
 #   2. weft-perf p2p h0 -> h2 across the same bottleneck must deliver every
 #      message intact while the switch marks its ECT(0) packets;
-#   3. a leaf-spine (2 leaves, 2 spines) forwards UDP between leaves over
+#   3. weft v2 DATA packets (crafted here: the transport may still speak v1)
+#      across a dumbbell with --int --trim arrive with two INT records
+#      (bottleneck, host port), trimmed ones with TRIMMED set and the
+#      documented length, every other byte as sent;
+#   4. a leaf-spine (2 leaves, 2 spines) forwards UDP between leaves over
 #      both spines.
 # Needs root, netns, tc, nftables and python3; exits 77 (skipped) without.
 set -euo pipefail
@@ -79,6 +83,52 @@ else:                # send ADDR PORT COUNT: ECT(0) datagrams of 1400 bytes, as 
         s.sendto(bytes([i % 251]) * 1400, (sys.argv[2], int(sys.argv[3])))
 PY
 
+cat >"$TMP/v2.py" <<'PY'
+import socket, struct, sys
+HLEN, PAY = 96, 1000
+def packet(i):
+    h = bytearray(range(HLEN))
+    struct.pack_into("<HBBBBH", h, 0, 0x4657, 2, 1, 0, HLEN // 8, PAY)
+    struct.pack_into("<HBB", h, 40, i & 0xffff, 0, 0)
+    return bytes(h) + bytes((i + k) & 0xff for k in range(PAY))
+if sys.argv[1] == "send":   # send ADDR PORT COUNT
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, 2)
+    for i in range(int(sys.argv[4])):
+        s.sendto(packet(i), (sys.argv[2], int(sys.argv[3])))
+else:                       # recv PORT READY LINK_MBPS HOST_MBPS: validate, print "n trimmed bad"
+    link_mbps, host_mbps = int(sys.argv[4]), int(sys.argv[5])
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 23)
+    s.bind(("0.0.0.0", int(sys.argv[2])))
+    open(sys.argv[3], "w").close()
+    n = trimmed = bad = 0
+    t = 15.0
+    while True:
+        s.settimeout(t)
+        try:
+            d = s.recv(4096)
+        except socket.timeout:
+            break
+        n, t = n + 1, 1.0
+        i = struct.unpack_from("<H", d, 40)[0]
+        want = packet(i)
+        flags, hops = d[42], d[43]
+        cut = flags & 1
+        ok = d[:42] == want[:42] and d[44:HLEN] == want[44:HLEN] and hops == 2
+        ok = ok and len(d) == HLEN + (0 if cut else PAY) + 24 * hops
+        ok = ok and (cut or d[HLEN:HLEN + PAY] == want[HLEN:])
+        if ok:
+            recs = [struct.unpack_from("<QQII", d, len(d) - 24 * (hops - k)) for k in range(hops)]
+            ok = recs[0][3] == link_mbps and recs[1][3] == host_mbps and recs[0][0] <= recs[1][0]
+        trimmed += cut
+        if not ok:
+            bad += 1
+            if bad <= 3:
+                print("bad packet", i, len(d), flags, hops, file=sys.stderr)
+    print(n, trimmed, bad)
+PY
+
 wait_file() { local _; for _ in {1..100}; do [[ -e $1 ]] && return 0; sleep 0.05; done; return 1; }
 
 step "up: dumbbell through weft-switch, 50 Mb/s bottleneck"
@@ -132,6 +182,26 @@ step "down stops the switch and removes everything"
 "$TB" down --prefix "$P"
 [[ ! -e /run/weft-testbed/$P.run ]] || fail "run dir remains"
 ! ip netns list | grep -q "^$P-" || fail "namespaces remain"
+
+step "weft v2 DATA across --int --trim: INT records, trimmed headers, lengths, bytes intact"
+"$TB" up --hosts 3 --prefix "$P" --switch dumbbell --switch-bin "$SWITCH" --rate 1gbit --fabric-rate 20mbit \
+    --switch-args "--int --trim --queue 24K --prio-queue 64K" >/dev/null || fail "up exited $?"
+rm -f "$TMP/r.ready"
+"$TB" exec 2 --prefix "$P" -- python3 "$TMP/v2.py" recv 7300 "$TMP/r.ready" 20 1000 >"$TMP/v2.out" &
+rpid=$!
+wait_file "$TMP/r.ready" || fail "receiver did not start"
+"$TB" exec 0 --prefix "$P" -- python3 "$TMP/v2.py" send 198.18.0.3 7300 1500
+wait "$rpid"
+read -r n trimmed bad <"$TMP/v2.out"
+t_sw=$(counter "$P" "s0>s1.0" trimmed)
+int_sw=$(counter "$P" "h2" int_stamped)
+drops=$(counter "$P" "s0>s1.0" dropped)
+echo "    received $n/1500 ($trimmed trimmed, $bad bad); switch: trimmed=$t_sw dropped=$drops int_stamped(h2)=$int_sw"
+((bad == 0)) || fail "$bad packets arrived malformed"
+((trimmed > 0 && trimmed == t_sw)) || fail "receiver saw $trimmed trimmed, switch trimmed $t_sw"
+((n + drops == 1500)) || fail "$n received + $drops dropped != 1500 sent"
+((int_sw >= n)) || fail "host port stamped $int_sw < $n received"
+"$TB" down --prefix "$P" >/dev/null
 
 step "leaf-spine: 4 hosts on 2 leaves, 2 spines; h0 -> h3 crosses both spines by ECMP"
 "$TB" up --hosts 4 --prefix "$L" --switch leafspine --leaves 2 --spines 2 --switch-bin "$SWITCH" --rate 1gbit >/dev/null ||
