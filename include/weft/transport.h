@@ -32,6 +32,10 @@ enum class Recovery : uint8_t {
 struct ConnParams {
   Recovery recovery = Recovery::kSelectiveRepeat;
   uint16_t paths = 8;  // entropy values sprayed over (1 in go-back-N)
+  // Congestion control for this connection's sending side, as a registry
+  // spec ("swift:target_delay_us=25", "dcqcn", "plugin:/path/libx.so");
+  // empty: EngineParams::cc. See docs/congestion-control.md.
+  std::string cc;
 };
 
 // Knobs of the protocol engine. Defaults suit a datacenter or loopback.
@@ -49,8 +53,19 @@ struct EngineParams {
   Nanos ack_delay = micros(50);     // ACK at most this late, or every ack_every packets
   uint32_t ack_every = 16;
   Bytes unexpected_budget = Bytes(64u << 20);  // buffered sends with no posted receive
-  Bytes cc_window = Bytes(16u << 20);          // fixed-window controller (until CC suite)
-  BitsPerSec cc_rate = BitsPerSec(0);          // 0 = unpaced
+  // Congestion control for every connection unless ConnParams::cc names one:
+  // a registry spec (congestion/registry.h). Empty: a fixed window of
+  // cc_window bytes paced at cc_rate (0 = unpaced), the reference controller.
+  std::string cc;
+  Bytes cc_window = Bytes(16u << 20);
+  BitsPerSec cc_rate = BitsPerSec(0);
+  // What the algorithms derive their defaults from (line rate x base RTT).
+  BitsPerSec link_rate = gbps(100);
+  Nanos base_rtt = micros(12);
+  bool int_telemetry = false;  // the fabric stamps INT (weft-switch --int): HPCC may run
+  // Pacing lets at most this many bytes leave back to back at the CC rate
+  // (one GSO batch), then spaces packets; 0 spaces every packet.
+  Bytes pacing_burst = Bytes(64u << 10);
   uint16_t max_paths = 64;
 };
 
@@ -101,6 +116,8 @@ struct ConnStats {
   Nanos srtt{0}, min_rtt{0}, rttvar{0};
   uint32_t paths_in_use = 0, paths_avoided = 0;
   Bytes cwnd{0}, inflight{0};
+  BitsPerSec pacing_rate{0};   // what the controller asks for; 0 = unpaced
+  uint64_t cc_decreases = 0;   // window/rate cuts the controller applied
   std::array<uint64_t, static_cast<size_t>(DropReason::kCount)> drops{};
 };
 

@@ -197,6 +197,9 @@ struct Connection {
   uint32_t unacked_rx = 0;
   Nanos ack_deadline = Nanos::max();
   uint64_t ack_trigger_psn = 0;
+  // INT the newest DATA carried, echoed in the next ACK for the sender's CC.
+  std::array<wire::IntRecord, wire::kMaxIntHops> echo_int{};
+  uint8_t echo_int_hops = 0;
   uint64_t echo_ts = 0;
   uint16_t echo_entropy = 0;
   bool gbn_nacked = false;  // one sequence NACK per hole

@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "congestion/fixed_window.h"
+#include "congestion/registry.h"
 
 namespace weft::core {
 
@@ -35,7 +36,21 @@ Connection::Connection(ConnId id_, const EngineParams& ep, const ConnParams& cp,
   rx.resize(std::bit_ceil(local_max_ops));
   peer_rwnd = ring;
   path_rack.resize(paths.size());
-  cc = std::make_unique<cc::FixedWindow>(cc::FixedWindow::Params{.window = ep.cc_window, .rate = ep.cc_rate});
+}
+
+Result<std::unique_ptr<cc::CongestionControl>> Engine::make_cc(const EngineParams& p, const std::string& spec,
+                                                                uint32_t mss) {
+  if (spec.empty()) {
+    std::unique_ptr<cc::CongestionControl> f =
+        std::make_unique<cc::FixedWindow>(cc::FixedWindow::Params{.window = p.cc_window, .rate = p.cc_rate});
+    return f;
+  }
+  cc::Context ctx;
+  ctx.mss = Bytes(mss);
+  ctx.link_rate = p.link_rate;
+  ctx.base_rtt = p.base_rtt;
+  ctx.int_telemetry = p.int_telemetry;
+  return cc::make(spec, ctx);
 }
 
 Status Engine::validate(const EngineParams& p) {
@@ -54,6 +69,11 @@ Status Engine::validate(const EngineParams& p) {
     return bad("EngineParams::dead_peer_timeout must exceed keepalive_interval, or a live idle peer would be declared dead");
   if (p.ack_every < 1) return bad("EngineParams::ack_every must be at least 1");
   if (p.cc_window.count() < p.mtu) return bad("EngineParams::cc_window must hold at least one MTU-sized packet");
+  if (p.link_rate.count() == 0 || p.base_rtt.count() <= 0)
+    return bad("EngineParams::link_rate and base_rtt must be positive: they are the hints CC derives its defaults from");
+  // Build one controller now, so a bad spec is refused at open, not later.
+  if (auto c = make_cc(p, p.cc, p.mtu - static_cast<uint32_t>(wire::kDataHeaderSize)); !c)
+    return Status(c.status().code(), "EngineParams::cc=\"" + p.cc + "\": " + c.status().message());
   return Status::ok();
 }
 
@@ -151,8 +171,11 @@ Result<ConnId> Engine::connect(Nanos now, const NetAddr& peer, const ConnParams&
   if (params.paths == 0 || params.paths > p_.max_paths)
     return Status(Code::kInvalidArgument, "ConnParams::paths=" + std::to_string(params.paths) + " is outside [1, " +
                                               std::to_string(p_.max_paths) + "]");
+  auto cc = make_cc(p_, params.cc.empty() ? p_.cc : params.cc, mss_);
+  if (!cc) return Status(cc.status().code(), "ConnParams::cc=\"" + params.cc + "\": " + cc.status().message());
   const ConnId id = static_cast<ConnId>(conns_.size() + 1);
   auto c = std::make_unique<Connection>(id, p_, params, p_.max_ops_per_conn);
+  c->cc = std::move(*cc);
   c->outbound = true;
   c->peer = peer;
   c->peer_name = name(peer);
@@ -336,6 +359,8 @@ Result<ConnStats> Engine::stats(Nanos now, ConnId id) const {
   s.paths_in_use = c->paths.in_use(now);
   s.paths_avoided = static_cast<uint32_t>(c->paths.avoid_events());
   s.cwnd = c->cc->cwnd();
+  s.pacing_rate = c->cc->pacing_rate();
+  s.cc_decreases = c->cc->counters().decreases;
   s.inflight = c->inflight;
   return s;
 }

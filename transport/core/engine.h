@@ -38,6 +38,10 @@ class Engine {
   // Names peers in error messages ("127.0.0.1:4000"); the driver knows how.
   void set_peer_namer(std::function<std::string(const NetAddr&)> f) { namer_ = std::move(f); }
   static Status validate(const EngineParams& p);
+  // The controller for one connection: `spec` through the registry, or the
+  // fixed window when it is empty.
+  static Result<std::unique_ptr<cc::CongestionControl>> make_cc(const EngineParams& p, const std::string& spec,
+                                                                uint32_t mss);
 
   // ---- driver side ----
   // `ce`: the datagram arrived with ECN Congestion Experienced.

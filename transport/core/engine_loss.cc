@@ -152,9 +152,24 @@ void Engine::on_ack(Nanos now, Connection& c, const wire::Packet& pkt) {
   }
   if (c.recovery == Recovery::kSelectiveRepeat) detect_losses(now, c);
   if (newly > 0) {
+    std::array<cc::IntHop, wire::kMaxIntHops> hops;
+    for (size_t i = 0; i < a.int_hops; ++i) {
+      const wire::IntRecord& r = a.int_records[i];
+      hops[i] = {.queue_len = Bytes(r.qlen_bytes), .tx_bytes = Bytes(r.tx_bytes),
+                 .timestamp = Nanos(static_cast<int64_t>(r.timestamp_ns)),
+                 .link_rate = BitsPerSec(uint64_t{r.rate_mbps} * 1000000)};
+    }
     c.cc->on_ack({.now = now, .acked_bytes = bytes, .ecn_bytes = Bytes(std::min<uint64_t>(ce_delta, bytes.count())), .rtt = rtt, .min_rtt = c.rtt.min_rtt(),
-                  .inflight = c.inflight, .path = static_cast<uint16_t>(pkt.h.entropy % c.paths.size())});
+                  .inflight = c.inflight, .path = static_cast<uint16_t>(pkt.h.entropy % c.paths.size()),
+                  .int_hops = std::span<const cc::IntHop>(hops.data(), a.int_hops), .hops = a.int_hops});
     arm_rto(now, c);
+    // An algorithm that cannot work on this path (HPCC without telemetry)
+    // says so once it has seen enough ACKs: fail loudly rather than guess.
+    if (Status h = c.cc->health(); !h.is_ok()) {
+      fail(now, c, Status(h.code(), "congestion control " + std::string(c.cc->name()) + " on the connection to " +
+                                        c.peer_name + ": " + h.message()));
+      return;
+    }
   }
   maybe_complete_ops(c);
 }

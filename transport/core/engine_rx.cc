@@ -143,7 +143,14 @@ void Engine::on_handshake(Nanos now, const wire::Packet& pkt, const NetAddr& fro
       const ConnId id = static_cast<ConnId>(conns_.size() + 1);
       ConnParams cp;
       cp.recovery = hs.mode == 1 ? Recovery::kGoBackN : Recovery::kSelectiveRepeat;
+      auto made = make_cc(p_, p_.cc, mss_);
+      if (!made) {  // validated at open; a plugin can still fail to load later
+        WEFT_LOG(kWarn, "refusing a connection: congestion control \"{}\" failed: {}", p_.cc, made.status().message());
+        send_stateless_reject(from, pkt, wire::RejectReason::kResources);
+        return;
+      }
       auto c = std::make_unique<Connection>(id, p_, cp, p_.max_ops_per_conn);
+      c->cc = std::move(*made);
       c->outbound = false;
       c->peer = from;
       c->peer_name = name(from);
@@ -253,6 +260,10 @@ void Engine::on_data(Nanos now, Connection& c, const wire::Packet& pkt, bool ce)
     drop(DropReason::kBeyondWindow, &c);
     note_ack_owed(now, c, pkt, true);
     return;
+  }
+  if (pkt.h.int_hops > 0) {
+    c.echo_int_hops = pkt.h.int_hops;
+    for (size_t i = 0; i < pkt.h.int_hops; ++i) c.echo_int[i] = pkt.int_record(i);
   }
   if (pkt.h.net_flags & wire::net_flag::kTrimmed) {
     // NDP/UEC trimming: the header made it through a full queue, the payload

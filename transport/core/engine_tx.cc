@@ -52,6 +52,9 @@ void Engine::build_ack(Nanos now, Connection& c, TxPacket& tx) {
       a.ranges[a.nranges++] = {static_cast<uint32_t>(t - base), static_cast<uint32_t>(e - t)};
     }
   }
+  a.int_hops = c.echo_int_hops;
+  for (size_t i = 0; i < c.echo_int_hops; ++i) a.int_records[i] = c.echo_int[i];
+  c.echo_int_hops = 0;
   build_control(c, pkt, tx, c.recovery == Recovery::kGoBackN ? 0 : c.echo_entropy);
   c.stats.acks_sent++;
   c.ack_owed = c.ack_now = false;
@@ -212,15 +215,18 @@ size_t Engine::transmit_conn(Nanos now, Connection& c, std::span<TxPacket> out) 
         c.nacks.pop_front();
       }
       if (c.ack_owed && (c.ack_now || now >= c.ack_deadline) && room()) build_ack(now, c, out[n++]);
+      const BitsPerSec pace = c.cc->pacing_rate();
+      // Pacing with a burst allowance: up to pacing_burst may leave back to
+      // back (one GSO batch), then the CC rate spaces packets.
+      const Nanos slack = pace.count() > 0 ? transmit_time(p_.pacing_burst, pace) : Nanos(0);
       while (room()) {
-        if (now < c.next_send_ts) break;
+        if (now + slack < c.next_send_ts) break;
         const Bytes cwnd = c.cc->cwnd();
         if (c.inflight.count() > 0 && c.inflight + Bytes(c.mss) > cwnd) break;
         const bool sent = c.retx_pending() ? build_retx(now, c, out[n]) || build_data(now, c, out[n])
                                            : build_data(now, c, out[n]);
         if (!sent) break;
-        const BitsPerSec rate = c.cc->pacing_rate();
-        if (rate.count() > 0) c.next_send_ts = std::max(c.next_send_ts, now) + transmit_time(Bytes(out[n].size()), rate);
+        if (pace.count() > 0) c.next_send_ts = std::max(c.next_send_ts, now) + transmit_time(Bytes(out[n].size()), pace);
         ++n;
       }
       if (n == 0 && now - c.last_tx >= p_.keepalive_interval && room()) {
@@ -310,7 +316,11 @@ Nanos Engine::conn_deadline(const Connection& c) const {
   const bool window_open = c.inflight.count() == 0 || c.inflight + Bytes(c.mss) <= c.cc->cwnd();
   const bool new_data = c.has_unsent_data() && c.op_tx - c.op_head < c.max_ops && c.snd_nxt - c.snd_una < c.sent.size() &&
                         c.snd_nxt < c.peer_cum + c.peer_rwnd;
-  if (window_open && (c.retx_pending() || new_data)) d = std::min(d, c.next_send_ts);
+  if (window_open && (c.retx_pending() || new_data)) {
+    const BitsPerSec pace = c.cc->pacing_rate();
+    const Nanos slack = pace.count() > 0 ? transmit_time(p_.pacing_burst, pace) : Nanos(0);
+    d = std::min(d, c.next_send_ts - std::min(slack, c.next_send_ts));
+  }
   return d;
 }
 

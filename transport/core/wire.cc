@@ -36,10 +36,10 @@ constexpr size_t kCrcOffset = 44;
 constexpr size_t kVariantOffset = 42;  // net_flags, int_hops: outside the CRC
 constexpr size_t kPayloadCrcOffset = kCommonSize + 44;
 
-size_t ext_size(Type t, size_t nranges) {
+size_t ext_size(Type t, size_t nranges, size_t int_hops) {
   switch (t) {
     case Type::kData: return kDataExtSize;
-    case Type::kAck: return kAckExtSize + nranges * kSackRangeSize;
+    case Type::kAck: return kAckExtSize + nranges * kSackRangeSize + int_hops * kIntHopSize;
     case Type::kNack: return kNackExtSize;
     case Type::kCredit: return kCreditExtSize;
     case Type::kHandshake: return kHandshakeExtSize;
@@ -74,12 +74,13 @@ std::string_view decode_error_name(DecodeError e) {
   return "unknown";
 }
 
-size_t header_size(Type type, size_t nranges) { return kCommonSize + ext_size(type, nranges); }
+size_t header_size(Type type, size_t nranges, size_t int_hops) { return kCommonSize + ext_size(type, nranges, int_hops); }
 
 size_t encode(const Packet& p, std::span<const uint8_t> payload, uint8_t* out) {
   const Common& h = p.h;
   const size_t nranges = h.type == Type::kAck ? p.ack.nranges : 0;
-  const size_t hlen = header_size(h.type, nranges);
+  const size_t echoed = h.type == Type::kAck ? p.ack.int_hops : 0;
+  const size_t hlen = header_size(h.type, nranges, echoed);
   put<uint16_t>(out + 0, kMagic);
   out[2] = h.version;
   out[3] = static_cast<uint8_t>(h.type);
@@ -110,11 +111,20 @@ size_t encode(const Packet& p, std::span<const uint8_t> payload, uint8_t* out) {
       put<uint64_t>(e + 0, p.ack.cum_ack);
       put<uint32_t>(e + 8, p.ack.rwnd);
       put<uint16_t>(e + 12, p.ack.nranges);
-      put<uint16_t>(e + 14, 0);
+      e[14] = static_cast<uint8_t>(echoed);
+      e[15] = 0;
       put<uint64_t>(e + 16, p.ack.ce_bytes);
       for (size_t i = 0; i < nranges; ++i) {
         put<uint32_t>(e + kAckExtSize + i * 8, p.ack.ranges[i].start);
         put<uint32_t>(e + kAckExtSize + i * 8 + 4, p.ack.ranges[i].len);
+      }
+      for (size_t i = 0; i < echoed; ++i) {
+        uint8_t* r = e + kAckExtSize + nranges * kSackRangeSize + i * kIntHopSize;
+        const IntRecord& rec = p.ack.int_records[i];
+        put<uint64_t>(r, rec.timestamp_ns);
+        put<uint64_t>(r + 8, rec.tx_bytes);
+        put<uint32_t>(r + 16, rec.qlen_bytes);
+        put<uint32_t>(r + 20, rec.rate_mbps);
       }
       break;
     case Type::kNack:
@@ -172,13 +182,14 @@ DecodeError decode(std::span<const uint8_t> b, Packet& out) {
   h.net_flags = p[kVariantOffset];
   h.int_hops = p[kVariantOffset + 1];
 
-  size_t nranges = 0;
+  size_t nranges = 0, echoed = 0;
   if (h.type == Type::kAck) {
     if (b.size() < kCommonSize + kAckExtSize) return DecodeError::kTruncated;
     nranges = get<uint16_t>(p + kCommonSize + 12);
-    if (nranges > kMaxSackRanges) return DecodeError::kMalformed;
+    echoed = p[kCommonSize + 14];
+    if (nranges > kMaxSackRanges || echoed > kMaxIntHops) return DecodeError::kMalformed;
   }
-  if (hlen != header_size(h.type, nranges)) return DecodeError::kMalformed;
+  if (hlen != header_size(h.type, nranges, echoed)) return DecodeError::kMalformed;
   if (b.size() < hlen) return DecodeError::kTruncated;
   // The variant bytes are outside the CRC, so they are judged on their own:
   // switches only trim or stamp DATA, with known flags and at most 8 hops.
@@ -221,6 +232,11 @@ DecodeError decode(std::span<const uint8_t> b, Packet& out) {
         a.ranges[i].start = get<uint32_t>(e + kAckExtSize + i * 8);
         a.ranges[i].len = get<uint32_t>(e + kAckExtSize + i * 8 + 4);
         if (a.ranges[i].len == 0) return DecodeError::kMalformed;
+      }
+      a.int_hops = static_cast<uint8_t>(echoed);
+      for (size_t i = 0; i < echoed; ++i) {
+        const uint8_t* r = e + kAckExtSize + nranges * kSackRangeSize + i * kIntHopSize;
+        a.int_records[i] = {get<uint64_t>(r), get<uint64_t>(r + 8), get<uint32_t>(r + 16), get<uint32_t>(r + 20)};
       }
       break;
     }

@@ -35,17 +35,19 @@ inline constexpr size_t kCreditExtSize = 8;
 inline constexpr size_t kMaxSackRanges = 32;
 inline constexpr size_t kSackRangeSize = 8;
 inline constexpr size_t kDataHeaderSize = kCommonSize + kDataExtSize;
-// Largest header any packet type can have: an ACK with every range.
-inline constexpr size_t kMaxHeaderSize = kCommonSize + kAckExtSize + kMaxSackRanges * kSackRangeSize;
+// In-band telemetry a switch appends after a DATA payload: at most 8 hops.
+inline constexpr size_t kIntHopSize = 24;
+inline constexpr size_t kMaxIntHops = 8;
+// Largest header any packet type can have: an ACK with every SACK range and
+// a full INT echo.
+inline constexpr size_t kMaxHeaderSize =
+    kCommonSize + kAckExtSize + kMaxSackRanges * kSackRangeSize + kMaxIntHops * kIntHopSize;
 // The largest message (1 TiB) and the smallest payload per packet that keeps
 // such a message within 2^32 packets.
 inline constexpr uint64_t kMaxMessage = uint64_t{1} << 40;
 inline constexpr uint32_t kMinMss = 256;
 // A weft packet never exceeds one UDP datagram (65507 bytes of IPv4 payload).
 inline constexpr size_t kMaxPacketSize = 65507;
-// In-band telemetry a switch appends after a DATA payload: at most 8 hops.
-inline constexpr size_t kIntHopSize = 24;
-inline constexpr size_t kMaxIntHops = 8;
 
 enum class Type : uint8_t {
   kData = 1,
@@ -122,6 +124,9 @@ struct AckExt {
   uint16_t nranges = 0;
   uint64_t ce_bytes = 0; // cumulative payload bytes that arrived CE-marked
   std::array<SackRange, kMaxSackRanges> ranges{};
+  // INT echo: the records the triggering DATA packet carried, for HPCC.
+  uint8_t int_hops = 0;
+  std::array<IntRecord, kMaxIntHops> int_records{};
 };
 
 struct NackExt {
@@ -179,8 +184,9 @@ enum class DecodeError : uint8_t {
 };
 std::string_view decode_error_name(DecodeError e);
 
-// Header size for a packet of `type` (ACK: with `nranges` ranges).
-size_t header_size(Type type, size_t nranges = 0);
+// Header size for a packet of `type` (ACK: with `nranges` ranges and
+// `int_hops` echoed INT records).
+size_t header_size(Type type, size_t nranges = 0, size_t int_hops = 0);
 
 // Writes the headers of `p` into `out` (which must hold header_size bytes).
 // For DATA it computes the payload CRC over `payload` (p.data.payload_crc is

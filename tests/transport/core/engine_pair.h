@@ -48,7 +48,14 @@ struct Fate {
   int copies = 1;
   bool corrupt = false;  // flip one payload (or header) bit
   bool trim = false;     // DATA only: cut the payload as a full switch queue does
+  uint8_t int_hops = 0;  // DATA only: append this many INT records, as telemetry switches do
 };
+
+// The INT record a test "switch" at hop `h` stamps on the packet sent at `at`.
+inline wire::IntRecord test_int_record(uint8_t h, Nanos at) {
+  return {.timestamp_ns = static_cast<uint64_t>(at.count()) + h, .tx_bytes = 1000000u * (h + 1),
+          .qlen_bytes = 3000u * h, .rate_mbps = 100000};
+}
 
 struct Sent {
   int from;  // 0 = a, 1 = b
@@ -152,6 +159,18 @@ class EnginePair {
         if (f.trim && s.pkt.h.type == wire::Type::kData && s.pkt.h.payload_len > 0) {
           bytes.resize(size_t{bytes[5]} * 8);  // the header survives, the payload does not
           bytes[42] |= wire::net_flag::kTrimmed;
+        }
+        if (f.int_hops > 0 && s.pkt.h.type == wire::Type::kData) {
+          for (uint8_t h = 0; h < f.int_hops; ++h) {
+            const wire::IntRecord r = test_int_record(h, now());
+            uint8_t rec[wire::kIntHopSize];
+            std::memcpy(rec, &r.timestamp_ns, 8);
+            std::memcpy(rec + 8, &r.tx_bytes, 8);
+            std::memcpy(rec + 16, &r.qlen_bytes, 4);
+            std::memcpy(rec + 20, &r.rate_mbps, 4);
+            bytes.insert(bytes.end(), rec, rec + wire::kIntHopSize);
+          }
+          bytes[43] = f.int_hops;
         }
         for (int k = 0; k < f.copies; ++k)
           flights_.push(Flight{now() + delay + f.extra_delay + Nanos(k * 1000), seq_++, 1 - from, bytes});

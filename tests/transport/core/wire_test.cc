@@ -191,10 +191,12 @@ TEST(WireHeaderSize, MatchesTheDocumentedSizeOfEveryType) {
   EXPECT_EQ(kDataHeaderSize, 96u);
 }
 
-TEST(WireHeaderSize, AckIs72PlusEightPerSackRange) {
+TEST(WireHeaderSize, AckIs72PlusEightPerSackRangePlus24PerIntEcho) {
   for (size_t n = 0; n <= kMaxSackRanges; ++n) EXPECT_EQ(header_size(Type::kAck, n), 72 + 8 * n) << n;
-  EXPECT_EQ(kMaxHeaderSize, header_size(Type::kAck, kMaxSackRanges));
-  EXPECT_EQ(kMaxHeaderSize, 328u);
+  for (size_t h = 0; h <= kMaxIntHops; ++h) EXPECT_EQ(header_size(Type::kAck, 2, h), 72 + 16 + 24 * h) << h;
+  EXPECT_EQ(kMaxHeaderSize, header_size(Type::kAck, kMaxSackRanges, kMaxIntHops));
+  EXPECT_EQ(kMaxHeaderSize, 520u);
+  EXPECT_LE(kMaxHeaderSize / 8, 255u);  // hlen fits its byte
 }
 
 TEST(WireHeaderSize, EveryHeaderIsAMultipleOfEightBytes) {
@@ -618,7 +620,7 @@ TEST(WireDecode, FlippingAnyBitOutsideTheStructuralBytesIsBadChecksum) {
     const size_t hlen = size_t{good[5]} * 8;
     for (size_t i = 4; i < hlen; ++i) {
       if (i == 5 || i == 6 || i == 7 || i == 42 || i == 43) continue;
-      if (good[3] == static_cast<uint8_t>(Type::kAck) && (i == 60 || i == 61)) continue;  // nranges
+      if (good[3] == static_cast<uint8_t>(Type::kAck) && (i == 60 || i == 61 || i == 62)) continue;  // nranges, int_hops
       for (int bit = 0; bit < 8; ++bit) {
         Buf b = good;
         b[i] ^= static_cast<uint8_t>(1 << bit);
@@ -692,6 +694,31 @@ TEST(WireDecode, IntRecordsAfterThePayloadAreDecodedInOrder) {
   Buf nine = b;
   nine[43] = 9;
   EXPECT_EQ(decode_copy(nine), DecodeError::kMalformed);
+}
+
+TEST(WireRoundTrip, AckEchoesIntRecordsAfterItsSackRanges) {
+  for (size_t nranges : {size_t{0}, size_t{3}, size_t{32}}) {
+    Packet in = sample_ack(nranges);
+    in.ack.int_hops = 3;
+    for (uint8_t h = 0; h < 3; ++h) in.ack.int_records[h] = {1000u + h, 77u * h, 1500u * h, 25000u};
+    const Buf b = build(in);
+    EXPECT_EQ(b.size(), 72 + 8 * nranges + 3 * 24);
+    EXPECT_EQ(b[48 + 14], 3);
+    Packet out;
+    ASSERT_EQ(decode(b, out), DecodeError::kOk);
+    ASSERT_EQ(out.ack.nranges, nranges);
+    ASSERT_EQ(out.ack.int_hops, 3);
+    for (uint8_t h = 0; h < 3; ++h) {
+      EXPECT_EQ(out.ack.int_records[h].timestamp_ns, 1000u + h);
+      EXPECT_EQ(out.ack.int_records[h].tx_bytes, 77u * h);
+      EXPECT_EQ(out.ack.int_records[h].qlen_bytes, 1500u * h);
+      EXPECT_EQ(out.ack.int_records[h].rate_mbps, 25000u);
+    }
+  }
+  // More than eight echoed hops is malformed.
+  Buf b = build(sample_ack(0));
+  b[48 + 14] = 9;
+  EXPECT_EQ(decode_copy(b), DecodeError::kMalformed);
 }
 
 TEST(WireDecode, VariantBytesOnAnythingButDataAreMalformed) {
