@@ -145,7 +145,7 @@ wait_file "$TMP/r.ready" || fail "receiver did not start"
 "$TB" exec 0 --prefix "$P" -- python3 "$TMP/udp.py" send 198.18.0.3 7100 4000
 wait "$rpid"
 read -r n ce bad <"$TMP/udp.out"
-fwd=$(counter "$P" "s0>s1.0" tx_pkts)
+fwd=$(counter "$P" "s0>s1.0" forwarded)
 marked=$(counter "$P" "s0>s1.0" marked)
 dropped=$(counter "$P" "s0>s1.0" drop_tail)
 maxq=$(counter "$P" "s0>s1.0" max_queue)
@@ -174,7 +174,7 @@ awk -F, 'NR > 1 {
   if ($15 != 0) { print "FAIL: wrong messages for " $1 " " $3; bad = 1 }
 } END { exit bad }' "$TMP/p2p.csv" || fail "weft did not deliver intact"
 after=$(counter "$P" "s0>s1.0" marked)
-fwd=$(counter "$P" "s0>s1.0" tx_pkts)
+fwd=$(counter "$P" "s0>s1.0" forwarded)
 echo "    bottleneck marked $((after - before)) weft packets; forwarded $fwd in all"
 ((after > before)) || fail "the switch marked none of weft's ECT packets"
 
@@ -216,8 +216,8 @@ for i in 1 2 3 4 5 6 7 8; do
 done
 wait "$rpid"
 read -r n _ bad <"$TMP/ls.out"
-up0=$(counter "$L" "s0>s2.0" tx_pkts)
-up1=$(counter "$L" "s0>s3.0" tx_pkts)
+up0=$(counter "$L" "s0>s2.0" forwarded)
+up1=$(counter "$L" "s0>s3.0" forwarded)
 echo "    received $n/400; leaf 0 uplinks: spine s2 $up0, spine s3 $up1"
 ((n == 400 && bad == 0)) || fail "received $n/400 ($bad corrupt)"
 ((up0 > 0 && up1 > 0)) || fail "ECMP used one spine only ($up0 / $up1)"

@@ -74,7 +74,7 @@ std::string format_counters(const SwitchCore& core) {
     const EgressPort& p = core.ports()[i];
     const PortCounters& c = p.counters();
     out += fmt::format(
-        "port={} node=s{} kind={} rate_mbps={} tx_pkts={} tx_bytes={} marked={} trimmed={} dropped={} drop_tail={} "
+        "port={} node=s{} kind={} rate_mbps={} forwarded={} forwarded_bytes={} marked={} trimmed={} dropped={} drop_tail={} "
         "drop_prio={} drop_loss={} int_stamped={} max_queue={} queue={}\n",
         p.name(), tports[i].node, tports[i].is_host() ? "host" : "link", p.params().rate.count() / 1000000, c.tx_pkts,
         c.tx_bytes, c.marked, c.trimmed, c.dropped(), c.drop_tail, c.drop_prio, c.drop_loss, c.int_stamped,

@@ -18,7 +18,7 @@ std::optional<BitsPerSec> parse_rate(std::string_view s);
 std::optional<Bytes> parse_bytes(std::string_view s);
 
 // One line per port, key=value, then one per host ingress:
-//   port=h1 node=s1 kind=host rate_mbps=100 tx_pkts=.. tx_bytes=.. marked=..
+//   port=h1 node=s1 kind=host rate_mbps=100 forwarded=.. forwarded_bytes=.. marked=..
 //     trimmed=.. dropped=.. drop_tail=.. drop_prio=.. drop_loss=..
 //     int_stamped=.. max_queue=.. queue=..
 //   ingress=h0 rx_pkts=.. rx_bytes=.. flooded=..

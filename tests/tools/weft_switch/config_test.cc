@@ -35,7 +35,7 @@ TEST(Config, CountersAreOneKeyValueLinePerPort) {
   const std::string s = format_counters(core);
   EXPECT_NE(s.find("port=h0 node=s0 kind=host"), std::string::npos) << s;
   EXPECT_NE(s.find("port=s0>s1.1 node=s0 kind=link"), std::string::npos) << s;
-  for (const char* key : {"tx_pkts=", "marked=", "trimmed=", "dropped=", "max_queue=", "ingress=h1"})
+  for (const char* key : {"forwarded=", "marked=", "trimmed=", "dropped=", "max_queue=", "ingress=h1"})
     EXPECT_NE(s.find(key), std::string::npos) << key;
 }
 

@@ -53,7 +53,7 @@ inline std::vector<uint8_t> udp_frame(const UdpSpec& s, const std::vector<uint8_
   put16(udp, s.sport);
   put16(udp + 2, s.dport);
   put16(udp + 4, static_cast<uint16_t>(8 + data.size()));
-  std::memcpy(udp + 8, data.data(), data.size());
+  if (!data.empty()) std::memcpy(udp + 8, data.data(), data.size());
   // Pseudo-header sum in the field, then complete it: the same path the
   // switch uses for offloaded checksums, checked independently below.
   uint32_t sum = rdbe16(ip + 12) + rdbe16(ip + 14) + rdbe16(ip + 16) + rdbe16(ip + 18) + kIpProtoUdp + 8 + data.size();
