@@ -76,11 +76,13 @@ if mode == "recv":   # recv PORT READY: count datagrams and CE marks until 1 s o
             if lvl == socket.IPPROTO_IP and typ == socket.IP_TOS and d[0] & 3 == 3:
                 ce += 1
     print(n, ce, bad)
-else:                # send ADDR PORT COUNT: ECT(0) datagrams of 1400 bytes, as fast as possible
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, 2)
+else:                # send ADDR PORT COUNT [FLOWS]: ECT(0) datagrams of 1400 bytes, as fast as possible,
+                     # round-robin over FLOWS sockets (source ports: flows ECMP tells apart)
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(int(sys.argv[5]) if len(sys.argv) > 5 else 1)]
+    for s in socks:
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, 2)
     for i in range(int(sys.argv[4])):
-        s.sendto(bytes([i % 251]) * 1400, (sys.argv[2], int(sys.argv[3])))
+        socks[i % len(socks)].sendto(bytes([i % 251]) * 1400, (sys.argv[2], int(sys.argv[3])))
 PY
 
 cat >"$TMP/v2.py" <<'PY'
@@ -211,9 +213,7 @@ rm -f "$TMP/r.ready"
 rpid=$!
 wait_file "$TMP/r.ready" || fail "receiver did not start"
 # Different source ports are different flows: spread over the spines.
-for i in 1 2 3 4 5 6 7 8; do
-    "$TB" exec 0 --prefix "$L" -- python3 "$TMP/udp.py" send 198.18.0.4 7200 50
-done
+"$TB" exec 0 --prefix "$L" -- python3 "$TMP/udp.py" send 198.18.0.4 7200 400 16
 wait "$rpid"
 read -r n _ bad <"$TMP/ls.out"
 up0=$(counter "$L" "s0>s2.0" forwarded)
