@@ -10,6 +10,7 @@ namespace weft::cc {
 Hpcc::Hpcc(Params p, const Context& ctx) : p_(p) {
   const Nanos t = p_.base_rtt.count() > 0 ? p_.base_rtt : ctx.base_rtt;
   t_ns_ = static_cast<double>(t.count());
+  inv_t_ = 1 / t_ns_;
   const double line = static_cast<double>(ctx.link_rate.count());
   const double r_ai = p_.rate_ai.count() > 0 ? static_cast<double>(p_.rate_ai.count()) : line * (10e6 / 25e9);
   w_init_ = line / 8 * t_ns_ / 1e9;
@@ -33,11 +34,11 @@ void Hpcc::on_ack(const AckSample& a) {
       const IntHop& old = prev_[j];
       const double dts = static_cast<double>((now.timestamp - old.timestamp).count());
       if (dts <= 0 || now.link_rate.count() == 0) continue;
-      const double b = static_cast<double>(now.link_rate.count());       // b/s
+      // U_j = q·8/(B·T) + (Δtx·8/Δts)/B = (8e9/B)·(q/T + Δtx/Δts), times in ns.
+      const double bytes_per_ns_at_b = static_cast<double>(now.link_rate.count()) / 8e9;
       const double dtx = static_cast<double>(now.tx_bytes.count() - old.tx_bytes.count());  // wraps as unsigned
-      const double tx_rate = dtx * 8 * 1e9 / dts;                        // b/s
       const double q = static_cast<double>(std::min(now.queue_len, old.queue_len).count());
-      const double u = q * 8 / (b * t_ns_ / 1e9) + tx_rate / b;
+      const double u = (q * inv_t_ + dtx / dts) / bytes_per_ns_at_b;
       if (u > u_max) {
         u_max = u;
         tau = dts;
@@ -45,12 +46,12 @@ void Hpcc::on_ack(const AckSample& a) {
     }
     if (u_max >= 0) {
       tau = std::min(tau, t_ns_);
-      u_ = u_ * (t_ns_ - tau) / t_ns_ + u_max * tau / t_ns_;
+      u_ = (u_ * (t_ns_ - tau) + u_max * tau) * inv_t_;
       const bool commit = a.now - last_commit_ >= Nanos(static_cast<int64_t>(t_ns_));
       uint32_t stage = inc_stage_;
       double w;
       if (u_ >= p_.eta || inc_stage_ >= p_.max_stage) {
-        w = wc_ / (u_ / p_.eta) + w_ai_;
+        w = wc_ * p_.eta / u_ + w_ai_;
         stage = 0;
       } else {
         w = wc_ + w_ai_;

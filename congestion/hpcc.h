@@ -66,6 +66,7 @@ class Hpcc final : public CongestionControl {
 
   Params p_;
   double t_ns_;
+  double inv_t_;    // 1/T, 1/ns
   double w_init_;   // bytes
   double w_ai_;     // bytes
   double w_min_;    // bytes

@@ -141,6 +141,15 @@ Result<CcPtr> Registry::make(std::string_view spec, const Context& ctx) const {
   return a->factory(args, ctx);
 }
 
+std::string Registry::help() const {
+  std::string out = "congestion control: --cc name[:key=value,...]\n";
+  for (const std::string& n : names()) {
+    const Algorithm* a = find(n);
+    out += "\n" + a->name + ": " + a->summary + "\n" + a->params;
+  }
+  return out;
+}
+
 Registry& Registry::global() {
   static Registry* r = [] {
     auto* reg = new Registry();

@@ -58,6 +58,9 @@ class Registry {
   // nullptr if absent.
   const Algorithm* find(std::string_view name) const;
   Result<CcPtr> make(std::string_view spec, const Context& ctx) const;
+  // Every algorithm with its summary and parameters (defaults, units): the
+  // text for `--cc help` on the tools.
+  std::string help() const;
 
   // The process-wide registry with the built-ins already in it.
   static Registry& global();

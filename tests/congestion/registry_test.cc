@@ -155,5 +155,13 @@ TEST(Registry, EachEntryDescribesItsParamsWithDefaults) {
   EXPECT_EQ(Registry::global().find("nosuch"), nullptr);
 }
 
+TEST(Registry, HelpListsEveryAlgorithmAndItsKeys) {
+  const std::string h = Registry::global().help();
+  for (const char* s : {"dcqcn:", "timely:", "swift:", "hpcc:", "nscc:", "credit:", "fixed:", "plugin:",
+                        "cnp_interval_us = 50", "eta = 0.95", "spec_bdp = 1"}) {
+    EXPECT_NE(h.find(s), std::string::npos) << s;
+  }
+}
+
 }  // namespace
 }  // namespace weft::cc
