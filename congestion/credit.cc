@@ -50,12 +50,19 @@ Bytes Credit::credit_request(Bytes backlog) const {
   return Bytes(granted_total_ + static_cast<uint64_t>(std::max<int64_t>(want, 0)));
 }
 
-CreditGranter::CreditGranter(Params p, uint32_t max_senders) : p_(p), peers_(max_senders) {}
+CreditGranter::CreditGranter(Params p, uint32_t max_senders) : p_(p), peers_(max_senders), ring_(max_senders) {}
+
+void CreditGranter::enqueue(uint32_t sender) {
+  ring_[(head_ + queued_) % ring_.size()] = sender;
+  ++queued_;
+  peers_[sender].queued = true;
+}
 
 void CreditGranter::on_request(uint32_t sender, Bytes cumulative_request) {
   if (sender >= peers_.size()) return;
   Peer& peer = peers_[sender];
   peer.requested = std::max(peer.requested, cumulative_request.count());
+  if (peer.requested > peer.granted && !peer.queued) enqueue(sender);
 }
 
 Bytes CreditGranter::backlog(uint32_t sender) const {
@@ -65,23 +72,21 @@ Bytes CreditGranter::backlog(uint32_t sender) const {
 }
 
 std::optional<CreditGranter::Grant> CreditGranter::poll(Nanos now) {
-  if (now < next_slot_ || peers_.empty()) return std::nullopt;
-  const uint32_t n = static_cast<uint32_t>(peers_.size());
-  for (uint32_t i = 0; i < n; ++i) {
-    const uint32_t s = (cursor_ + i) % n;
-    Peer& peer = peers_[s];
-    if (peer.requested <= peer.granted) continue;
-    const uint64_t g = std::min(peer.requested - peer.granted, p_.grant_bytes.count());
-    peer.granted += g;
-    cursor_ = (s + 1) % n;
-    // Slot length: the granted bytes' wire time at pacer_fraction of the line rate.
-    const uint64_t slot_bytes = std::max(g, p_.min_slot_bytes.count());
-    const double slot_ns = static_cast<double>(slot_bytes) * 8 * 1e9 /
-                           (static_cast<double>(p_.link_rate.count()) * p_.pacer_fraction);
-    next_slot_ = std::max(next_slot_, now) + Nanos(static_cast<int64_t>(slot_ns + 0.5));
-    return Grant{s, Bytes(g)};
-  }
-  return std::nullopt;
+  if (now < next_slot_ || queued_ == 0) return std::nullopt;
+  const uint32_t s = ring_[head_];
+  head_ = static_cast<uint32_t>((head_ + 1) % ring_.size());
+  --queued_;
+  Peer& peer = peers_[s];
+  peer.queued = false;
+  const uint64_t g = std::min(peer.requested - peer.granted, p_.grant_bytes.count());
+  peer.granted += g;
+  if (peer.requested > peer.granted) enqueue(s);  // still waiting: to the back of the line
+  // Slot length: the granted bytes' wire time at pacer_fraction of the line rate.
+  const uint64_t slot_bytes = std::max(g, p_.min_slot_bytes.count());
+  const double slot_ns = static_cast<double>(slot_bytes) * 8 * 1e9 /
+                         (static_cast<double>(p_.link_rate.count()) * p_.pacer_fraction);
+  next_slot_ = std::max(next_slot_, now) + Nanos(static_cast<int64_t>(slot_ns + 0.5));
+  return Grant{s, Bytes(g)};
 }
 
 namespace {

@@ -95,16 +95,23 @@ class CreditGranter {
   std::optional<Grant> poll(Nanos now);
   // When the next slot opens (for the transport's timer).
   Nanos next_slot() const { return next_slot_; }
+  // Whether any sender has an ungranted request (else next_slot() is moot).
+  bool waiting() const { return queued_ > 0; }
   Bytes backlog(uint32_t sender) const;
 
  private:
   struct Peer {
     uint64_t requested = 0;
     uint64_t granted = 0;
+    bool queued = false;
   };
+  // Round robin is a FIFO of waiting senders, so poll() is O(1) however
+  // many senders the table holds.
+  void enqueue(uint32_t sender);
   Params p_;
   std::vector<Peer> peers_;
-  uint32_t cursor_ = 0;
+  std::vector<uint32_t> ring_;  // capacity max_senders: each sender is queued at most once
+  uint32_t head_ = 0, queued_ = 0;
   Nanos next_slot_{0};
 };
 

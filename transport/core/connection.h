@@ -181,6 +181,8 @@ struct Connection {
   RttEstimator rtt;
   PathSet paths;
   std::unique_ptr<cc::CongestionControl> cc;
+  bool credit_mode = false;   // receiver-driven CC: DATA carries credit requests
+  uint64_t unsent_bytes = 0;  // posted but never transmitted (the credit backlog)
 
   std::vector<SendOp> ops;  // ring indexed by msg_id % size
   uint32_t op_head = 0;     // oldest msg id not yet completed

@@ -176,11 +176,12 @@ Result<ConnId> Engine::connect(Nanos now, const NetAddr& peer, const ConnParams&
   const ConnId id = static_cast<ConnId>(conns_.size() + 1);
   auto c = std::make_unique<Connection>(id, p_, params, p_.max_ops_per_conn);
   c->cc = std::move(*cc);
+  c->credit_mode = c->cc->needs().receiver_credits;
   c->outbound = true;
   c->peer = peer;
   c->peer_name = name(peer);
   c->local_nonce = random32();
-  c->mss = mss_;
+  c->mss = mss_ - (c->credit_mode ? static_cast<uint32_t>(wire::kCreditReqSize) : 0);
   c->handshake_started = now;
   c->handshake_next = now;
   c->last_rx = c->last_tx = now;
@@ -279,6 +280,7 @@ Result<SendOp*> Engine::new_op(ConnId id, OpKind kind, const void* buf, size_t l
   op.msg_id = c.op_tail++;
   op.buf = static_cast<const uint8_t*>(buf);
   op.len = len;
+  c.unsent_bytes += len;
   // Provisional: fixed when packetizing starts, once the peer's MSS is known.
   op.packets = packets_for(len, c.mss);
   return &op;

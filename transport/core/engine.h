@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "congestion/credit.h"
 #include "transport/core/connection.h"
 #include "transport/core/netaddr.h"
 #include "weft/status.h"
@@ -144,6 +145,12 @@ class Engine {
   uint64_t unexpected_used_ = 0;
   size_t tx_cursor_ = 0;  // round-robin over connections
   DropCounters drops_{};
+  // Receiver side of credit-based CC: one pacer for every sender that asks
+  // (senders numbered by ConnId - 1), made on the first request.
+  std::unique_ptr<cc::CreditGranter> granter_;
+  static constexpr uint32_t kMaxCreditSenders = 4096;
+  void on_credit_request(Connection& c, uint64_t cumulative);
+  size_t poll_grants(Nanos now, std::span<TxPacket> out);
   std::function<std::string(const NetAddr&)> namer_;
 };
 

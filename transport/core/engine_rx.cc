@@ -151,6 +151,7 @@ void Engine::on_handshake(Nanos now, const wire::Packet& pkt, const NetAddr& fro
       }
       auto c = std::make_unique<Connection>(id, p_, cp, p_.max_ops_per_conn);
       c->cc = std::move(*made);
+      c->credit_mode = c->cc->needs().receiver_credits;
       c->outbound = false;
       c->peer = from;
       c->peer_name = name(from);
@@ -158,7 +159,7 @@ void Engine::on_handshake(Nanos now, const wire::Packet& pkt, const NetAddr& fro
       c->peer_nonce = hs.nonce;
       c->local_nonce = random32();
       c->tag = conn_tag(p_.job_token, c->peer_nonce, c->local_nonce);
-      c->mss = std::min(mss_, hs.mss);
+      c->mss = std::min(mss_, hs.mss) - (c->credit_mode ? static_cast<uint32_t>(wire::kCreditReqSize) : 0);
       c->max_ops = std::min<uint32_t>(p_.max_ops_per_conn, hs.max_ops);
       c->peer_rwnd = hs.rwnd;
       c->last_rx = c->last_tx = now;
@@ -196,7 +197,7 @@ void Engine::on_handshake(Nanos now, const wire::Packet& pkt, const NetAddr& fro
       c->peer_conn = hs.src_conn;
       c->peer_nonce = hs.nonce;
       c->tag = conn_tag(p_.job_token, c->local_nonce, c->peer_nonce);
-      c->mss = std::min(mss_, hs.mss);
+      c->mss = std::min(mss_, hs.mss) - (c->credit_mode ? static_cast<uint32_t>(wire::kCreditReqSize) : 0);
       c->max_ops = std::min<uint32_t>(p_.max_ops_per_conn, hs.max_ops);
       c->peer_rwnd = hs.rwnd;
       c->last_rx = now;
@@ -237,8 +238,21 @@ void Engine::note_ack_owed(Nanos now, Connection& c, const wire::Packet& pkt, bo
     c.ack_deadline = std::min(c.ack_deadline, now + p_.ack_delay);
 }
 
+void Engine::on_credit_request(Connection& c, uint64_t cumulative) {
+  if (c.id > kMaxCreditSenders) return;  // beyond the pacer's table: the sender falls back on its timeout credit
+  if (!granter_) {
+    cc::CreditGranter::Params gp;
+    gp.link_rate = p_.link_rate;
+    gp.grant_bytes = Bytes(4 * uint64_t{mss_});  // four full packets per grant
+    granter_ = std::make_unique<cc::CreditGranter>(gp, kMaxCreditSenders);
+  }
+  granter_->on_request(c.id - 1, Bytes(cumulative));
+}
+
 void Engine::on_data(Nanos now, Connection& c, const wire::Packet& pkt, bool ce) {
   const uint64_t psn = pkt.h.psn;
+  // Requests are cumulative, so even a duplicate's is safe to take.
+  if (pkt.h.flags & wire::flag::kCreditReq) on_credit_request(c, pkt.data.credit_req);
   const uint64_t base = c.rcv.base();
   if (psn < base || (c.rcv.in_window(psn) && c.rcv.test(psn))) {
     c.stats.duplicates++;

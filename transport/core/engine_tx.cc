@@ -80,6 +80,13 @@ void Engine::fill_data(Nanos now, Connection& c, SentPacket& r, const SendOp& op
   d.offset = r.offset;
   d.aux = op.aux;
   d.imm = op.imm;
+  if (c.credit_mode) {
+    // Ask for what is left to send (new data and queued resends); the
+    // receiver's pacer grants it in turn with every other sender's.
+    const uint64_t resend = (c.retx_tail - c.retx_head) * uint64_t{c.mss};
+    pkt.h.flags |= wire::flag::kCreditReq;
+    d.credit_req = c.cc->credit_request(Bytes(c.unsent_bytes + resend)).count();
+  }
   tx.peer = c.peer;
   tx.entropy = r.path;
   tx.ecn = kEcnEct0;  // ECN-capable, so switches mark instead of dropping
@@ -159,6 +166,7 @@ bool Engine::build_data(Nanos now, Connection& c, TxPacket& tx) {
   r.state = PktState::kInflight;
   op.next_offset += r.len;
   op.packets_sent++;
+  c.unsent_bytes -= std::min<uint64_t>(c.unsent_bytes, r.len);
   fill_data(now, c, r, op, tx, false);
   return true;
 }
@@ -241,6 +249,22 @@ size_t Engine::transmit_conn(Nanos now, Connection& c, std::span<TxPacket> out) 
   return n;
 }
 
+size_t Engine::poll_grants(Nanos now, std::span<TxPacket> out) {
+  size_t n = 0;
+  while (n < out.size()) {
+    const auto g = granter_->poll(now);
+    if (!g) break;
+    Connection* c = find(static_cast<ConnId>(g->sender + 1));
+    if (c == nullptr || c->state != ConnState::kEstablished) continue;  // gone: its grant lapses
+    wire::Packet pkt;
+    pkt.h.type = wire::Type::kCredit;
+    pkt.h.ts_val = stamp(now);
+    pkt.credit.credit = g->credit.count();
+    build_control(*c, pkt, out[n++], c->echo_entropy);
+  }
+  return n;
+}
+
 size_t Engine::poll_transmit(Nanos now, std::span<TxPacket> out) {
   size_t n = 0;
   while (!stateless_.empty() && n < out.size()) {
@@ -254,6 +278,7 @@ size_t Engine::poll_transmit(Nanos now, std::span<TxPacket> out) {
     tx.header_len = static_cast<uint16_t>(wire::encode(pkt, {}, tx.header));
     stateless_.pop_front();
   }
+  if (granter_ && n < out.size()) n += poll_grants(now, out.subspan(n));
   const size_t count = conns_.size();
   for (size_t i = 0; i < count && n < out.size(); ++i) {
     Connection& c = *conns_[(tx_cursor_ + i) % count];
@@ -328,6 +353,7 @@ Nanos Engine::next_deadline() const {
   if (!stateless_.empty()) return Nanos(0);
   Nanos d = Nanos::max();
   for (const auto& c : conns_) d = std::min(d, conn_deadline(*c));
+  if (granter_ && granter_->waiting()) d = std::min(d, granter_->next_slot());
   return d;
 }
 

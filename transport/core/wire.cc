@@ -80,7 +80,8 @@ size_t encode(const Packet& p, std::span<const uint8_t> payload, uint8_t* out) {
   const Common& h = p.h;
   const size_t nranges = h.type == Type::kAck ? p.ack.nranges : 0;
   const size_t echoed = h.type == Type::kAck ? p.ack.int_hops : 0;
-  const size_t hlen = header_size(h.type, nranges, echoed);
+  const bool creq = h.type == Type::kData && (h.flags & flag::kCreditReq);
+  const size_t hlen = header_size(h.type, nranges, echoed) + (creq ? kCreditReqSize : 0);
   put<uint16_t>(out + 0, kMagic);
   out[2] = h.version;
   out[3] = static_cast<uint8_t>(h.type);
@@ -106,6 +107,7 @@ size_t encode(const Packet& p, std::span<const uint8_t> payload, uint8_t* out) {
       put<uint64_t>(e + 32, p.data.aux);
       put<uint32_t>(e + 40, p.data.imm);
       put<uint32_t>(e + 44, crc32c(0, payload.data(), payload.size()));
+      if (creq) put<uint64_t>(e + kDataExtSize, p.data.credit_req);
       break;
     case Type::kAck:
       put<uint64_t>(e + 0, p.ack.cum_ack);
@@ -189,7 +191,8 @@ DecodeError decode(std::span<const uint8_t> b, Packet& out) {
     echoed = p[kCommonSize + 14];
     if (nranges > kMaxSackRanges || echoed > kMaxIntHops) return DecodeError::kMalformed;
   }
-  if (hlen != header_size(h.type, nranges, echoed)) return DecodeError::kMalformed;
+  const bool creq = h.type == Type::kData && (h.flags & flag::kCreditReq);
+  if (hlen != header_size(h.type, nranges, echoed) + (creq ? kCreditReqSize : 0)) return DecodeError::kMalformed;
   if (b.size() < hlen) return DecodeError::kTruncated;
   // The variant bytes are outside the CRC, so they are judged on their own:
   // switches only trim or stamp DATA, with known flags and at most 8 hops.
@@ -217,6 +220,7 @@ DecodeError decode(std::span<const uint8_t> b, Packet& out) {
       d.aux = get<uint64_t>(e + 32);
       d.imm = get<uint32_t>(e + 40);
       d.payload_crc = get<uint32_t>(e + 44);
+      d.credit_req = creq ? get<uint64_t>(e + kDataExtSize) : 0;
       // The payload must lie inside the message it claims to belong to.
       if (d.msg_len > kMaxMessage || d.offset > d.msg_len || d.msg_len - d.offset < h.payload_len) return DecodeError::kMalformed;
       if ((h.flags & flag::kCancel) && h.payload_len != 0) return DecodeError::kMalformed;

@@ -65,6 +65,7 @@ inline constexpr uint8_t kCancel = 1 << 1;   // DATA tombstone: occupies its PSN
 inline constexpr uint8_t kRetx = 1 << 2;     // a retransmission (statistics only)
 inline constexpr uint8_t kAckNow = 1 << 3;   // receiver should ACK without delay
 inline constexpr uint8_t kEcnCe = 1 << 4;    // receiver-side note: arrived CE-marked (never sent)
+inline constexpr uint8_t kCreditReq = 1 << 5;  // DATA: an 8-byte credit request follows the extension
 }  // namespace flag
 
 // Variant flags (byte 42): written by switches, outside the header CRC.
@@ -111,7 +112,11 @@ struct DataExt {
   uint64_t aux = 0;        // SEND: per-tag sequence number; WRITE: offset in the region
   uint32_t imm = 0;
   uint32_t payload_crc = 0;  // CRC32C of the payload as sent (filled by encode)
+  // With flag::kCreditReq (receiver-driven CC): the cumulative bytes this
+  // sender has asked the receiver to grant. 8 more header bytes.
+  uint64_t credit_req = 0;
 };
+inline constexpr size_t kCreditReqSize = 8;
 
 struct SackRange {
   uint32_t start;  // first PSN received, as an offset above cum_ack

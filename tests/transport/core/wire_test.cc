@@ -622,6 +622,8 @@ TEST(WireDecode, FlippingAnyBitOutsideTheStructuralBytesIsBadChecksum) {
       if (i == 5 || i == 6 || i == 7 || i == 42 || i == 43) continue;
       if (good[3] == static_cast<uint8_t>(Type::kAck) && (i == 60 || i == 61 || i == 62)) continue;  // nranges, int_hops
       for (int bit = 0; bit < 8; ++bit) {
+        // DATA's CREDIT_REQ flag changes the header length: structural too.
+        if (good[3] == static_cast<uint8_t>(Type::kData) && i == 4 && (1 << bit) == flag::kCreditReq) continue;
         Buf b = good;
         b[i] ^= static_cast<uint8_t>(1 << bit);
         ASSERT_EQ(decode_copy(b), DecodeError::kBadChecksum)
@@ -694,6 +696,26 @@ TEST(WireDecode, IntRecordsAfterThePayloadAreDecodedInOrder) {
   Buf nine = b;
   nine[43] = 9;
   EXPECT_EQ(decode_copy(nine), DecodeError::kMalformed);
+}
+
+TEST(WireRoundTrip, DataWithACreditRequestCarriesEightMoreHeaderBytes) {
+  const Buf pay = pattern(50, 2);
+  Packet in = sample_data();
+  in.h.flags |= flag::kCreditReq;
+  in.data.credit_req = 0x0102030405060708ull;
+  const Buf b = build(in, pay);
+  EXPECT_EQ(b[5], 13);  // 104 bytes of header
+  EXPECT_EQ(get_le(b, 96, 8), 0x0102030405060708ull);
+  Packet out;
+  ASSERT_EQ(decode(b, out), DecodeError::kOk);
+  EXPECT_EQ(out.data.credit_req, 0x0102030405060708ull);
+  EXPECT_EQ(Buf(out.payload.begin(), out.payload.end()), pay);
+  EXPECT_TRUE(payload_ok(out));
+  // The flag without the room (or the room without the flag) is malformed.
+  Buf no_room = build(sample_data(), pay);
+  no_room[4] |= flag::kCreditReq;
+  reseal(no_room);
+  EXPECT_EQ(decode_copy(no_room), DecodeError::kMalformed);
 }
 
 TEST(WireRoundTrip, AckEchoesIntRecordsAfterItsSackRanges) {
