@@ -93,6 +93,22 @@ TEST(Hpcc, AdditiveStagesBeforeMultiplicativeWhenMaxStageIsSet) {
   EXPECT_EQ(h.cwnd(), Bytes(99'058));
 }
 
+TEST(Hpcc, TheMostUtilisedHopSetsU) {
+  Hpcc h({}, ctx());
+  IntHop hops[2] = {
+      {.queue_len = Bytes(0), .tx_bytes = Bytes(0), .timestamp = Nanos(0), .link_rate = gbps(100)},
+      {.queue_len = Bytes(25'000), .tx_bytes = Bytes(0), .timestamp = Nanos(0), .link_rate = gbps(400)}};
+  h.on_ack({.now = micros(0), .acked_bytes = Bytes(1000), .rtt = micros(10), .int_hops = {hops, 2}});
+  hops[0].timestamp = hops[1].timestamp = micros(10);
+  hops[0].tx_bytes = Bytes(62'500);   // 50 Gb/s on a 100 Gb/s hop, no queue: U_0 = 0.5
+  hops[1].tx_bytes = Bytes(500'000);  // 400 Gb/s on a 400 Gb/s hop, 25 kB queued:
+  // U_1 = 25 000·8/(400 G·10 µs) + 1 = 0.05 + 1 = 1.05: the larger one wins.
+  h.on_ack({.now = micros(10), .acked_bytes = Bytes(1000), .rtt = micros(10), .int_hops = {hops, 2}});
+  EXPECT_DOUBLE_EQ(h.utilization(), 1.05);
+  // W = 125 000·0.95/1.05 + 50 = 113 145.2 B.
+  EXPECT_EQ(h.cwnd(), Bytes(113'145));
+}
+
 TEST(Hpcc, LossHalvesTheWindowOncePerRtt) {
   Hpcc h({}, ctx());
   h.on_loss({.now = micros(0), .lost_bytes = Bytes(1000)});

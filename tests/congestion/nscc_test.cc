@@ -54,6 +54,18 @@ TEST(Nscc, LowDelayWithoutMarksIncreasesInProportionToTheHeadroom) {
   EXPECT_NEAR(cwnd(n), 100'335, 1);
 }
 
+TEST(Nscc, IncreaseIsAppliedOnceMoreThanEightMtusWereAcked) {
+  Nscc::Params p = params();
+  p.fulfil_mtus = 8;  // the default: 8 × 4160 = 33 280 B
+  Nscc n(p, ctx());
+  for (int i = 1; i <= 8; ++i) n.on_ack(ack(micros(i), micros(18)));  // 32 768 B ACKed: not yet
+  EXPECT_NEAR(cwnd(n), 100'000, 1);
+  EXPECT_NEAR(n.pending_increase(), 8 * 33'554'432.0, 1);
+  n.on_ack(ack(micros(9), micros(18)));  // 36 864 B > 33 280 B: cwnd += 9·33 554 432/100 000
+  EXPECT_NEAR(cwnd(n), 103'019.9, 1);
+  EXPECT_DOUBLE_EQ(n.pending_increase(), 0);
+}
+
 TEST(Nscc, HighDelayWithoutMarksIsFairIncreaseNotDecrease) {
   Nscc n(params(), ctx());
   n.on_ack(ack(micros(1), micros(32)));  // delay 20 µs ≥ target, unmarked
