@@ -133,6 +133,26 @@ PY
 
 wait_file() { local _; for _ in {1..100}; do [[ -e $1 ]] && return 0; sleep 0.05; done; return 1; }
 
+step "switch options are validated and a bad one creates nothing"
+for bad in "--switch ring" "--switch dumbbell --left 3" "--switch leafspine --spines 0" "--links 2" \
+           "--switch star --fabric-rate fast" "--switch star --mtu 70000"; do
+    # shellcheck disable=SC2086  # $bad is deliberately split into words
+    if "$TB" up --hosts 3 --prefix "$P" --switch-bin "$SWITCH" $bad 2>"$TMP/err"; then
+        fail "'up $bad' succeeded"
+    fi
+    grep -q "invalid" "$TMP/err" || fail "'up $bad' gave no clear error: $(cat "$TMP/err")"
+    echo "    up $bad -> $(head -1 "$TMP/err")"
+done
+! ip netns list | grep -q "^$P-" || fail "a refused up left namespaces"
+
+step "run --switch star: the command sees a forwarding switch and its counters; run tears it down"
+"$TB" run --hosts 2 --prefix "$P" --switch star --switch-bin "$SWITCH" -- bash -c '
+    "$WEFT_TESTBED" exec 0 -- python3 "$1" send 198.18.0.2 7400 20 &&
+    sleep 0.5 && "$WEFT_TESTBED" stats | grep -q "^port=h1 .* forwarded=[1-9]"' _ "$TMP/udp.py" ||
+    fail "run --switch exited $?"
+! ip netns list | grep -q "^$P-" || fail "run left namespaces"
+[[ ! -e /run/weft-testbed/$P.run ]] || fail "run left its run dir"
+
 step "up: dumbbell through weft-switch, 50 Mb/s bottleneck"
 "$TB" up --hosts 3 --prefix "$P" --switch dumbbell --switch-bin "$SWITCH" --rate 1gbit --fabric-rate 50mbit \
     --switch-args "--queue 96K --kmin 8K --kmax 48K --pmax 0.5" || fail "up exited $?"
@@ -192,6 +212,10 @@ rm -f "$TMP/r.ready"
 "$TB" exec 2 --prefix "$P" -- python3 "$TMP/v2.py" recv 7300 "$TMP/r.ready" 20 1000 >"$TMP/v2.out" &
 rpid=$!
 wait_file "$TMP/r.ready" || fail "receiver did not start"
+# Resolve ARP first (to a port nobody listens on): the kernel holds only
+# ~100 packets for an unresolved neighbour.
+"$TB" exec 0 --prefix "$P" -- python3 "$TMP/udp.py" send 198.18.0.3 7301 1
+sleep 0.3
 "$TB" exec 0 --prefix "$P" -- python3 "$TMP/v2.py" send 198.18.0.3 7300 1500
 wait "$rpid"
 read -r n trimmed bad <"$TMP/v2.out"
@@ -212,12 +236,16 @@ rm -f "$TMP/r.ready"
 "$TB" exec 3 --prefix "$L" -- python3 "$TMP/udp.py" recv 7200 "$TMP/r.ready" >"$TMP/ls.out" &
 rpid=$!
 wait_file "$TMP/r.ready" || fail "receiver did not start"
-# Different source ports are different flows: spread over the spines.
+# One datagram first, so ARP is resolved before the burst (the kernel keeps
+# only ~100 packets waiting for a neighbour), then 400 over 16 flows: 16
+# source ports that ECMP spreads over the spines.
+"$TB" exec 0 --prefix "$L" -- python3 "$TMP/udp.py" send 198.18.0.4 7200 1
+sleep 0.3
 "$TB" exec 0 --prefix "$L" -- python3 "$TMP/udp.py" send 198.18.0.4 7200 400 16
 wait "$rpid"
 read -r n _ bad <"$TMP/ls.out"
 up0=$(counter "$L" "s0>s2.0" forwarded)
 up1=$(counter "$L" "s0>s3.0" forwarded)
-echo "    received $n/400; leaf 0 uplinks: spine s2 $up0, spine s3 $up1"
-((n == 400 && bad == 0)) || fail "received $n/400 ($bad corrupt)"
+echo "    received $n/401; leaf 0 uplinks: spine s2 $up0, spine s3 $up1"
+((n == 401 && bad == 0)) || fail "received $n/401 ($bad corrupt)"
 ((up0 > 0 && up1 > 0)) || fail "ECMP used one spine only ($up0 / $up1)"

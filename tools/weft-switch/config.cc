@@ -39,8 +39,11 @@ std::optional<BitsPerSec> parse_rate(std::string_view in) {
   double mult = 1;
   size_t i = 0;
   if (!u.empty() && (u[0] == 'k' || u[0] == 'm' || u[0] == 'g' || u[0] == 't')) {
-    mult = u[0] == 'k' ? 1e3 : u[0] == 'm' ? 1e6 : u[0] == 'g' ? 1e9 : 1e12;
-    i = 1;
+    const int e = u[0] == 'k' ? 1 : u[0] == 'm' ? 2 : u[0] == 'g' ? 3 : 4;
+    // tc: "gibit" is 1024^3 bits, "gbit" 1000^3.
+    const bool binary = u.size() > 1 && u[1] == 'i';
+    mult = std::pow(binary ? 1024.0 : 1000.0, e);
+    i = binary ? 2 : 1;
   }
   const std::string rest = u.substr(i);
   if (rest == "bps") mult *= 8;  // tc: bytes per second

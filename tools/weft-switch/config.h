@@ -11,8 +11,8 @@
 
 namespace weft::sw {
 
-// "1gbit", "100mbit", "2.5gbit", "125mbps" (bytes/s), "10g" (bits), "none"/"0"
-// (unlimited). Decimal prefixes, as tc.
+// "1gbit", "100mbit", "2.5gbit", "125mbps" (bytes/s), "10g" (bits), "1gibit"
+// (1024^3), "none"/"0" (unlimited). As tc spells them.
 std::optional<BitsPerSec> parse_rate(std::string_view s);
 // "65536", "64k"/"64K"/"64KiB" (1024), "1m"/"1MiB", "100kb" (1000). Bytes.
 std::optional<Bytes> parse_bytes(std::string_view s);

@@ -15,6 +15,8 @@ TEST(Config, ParsesTcStyleRates) {
   EXPECT_EQ(parse_rate("none")->count(), 0u);
   EXPECT_EQ(parse_rate("0")->count(), 0u);
   EXPECT_FALSE(parse_rate("fast"));
+  EXPECT_EQ(parse_rate("1gibit")->count(), 1073741824u);
+  EXPECT_EQ(parse_rate("2kibit")->count(), 2048u);
   EXPECT_FALSE(parse_rate("1gibibit"));
   EXPECT_FALSE(parse_rate("-1gbit"));
 }
