@@ -42,7 +42,8 @@ ncclResult_t failed_comm(const Comm* c, const char* what) {
 ncclResult_t register_host(void* comm, void* data, size_t size, void** mhandle, const char* what) {
   Global& g = global();
   std::lock_guard<std::mutex> lock(g.mu);
-  if (comm == nullptr || !g.live.count(comm) || is_comm(comm, CommKind::kListen))
+  auto it = g.live.find(comm);
+  if (it == g.live.end() || it->second == CommKind::kListen)
     return WEFT_NCCL_FAIL(ncclInvalidArgument, std::string(what) + ": not an open send or recv comm");
   if (data == nullptr && size > 0) return WEFT_NCCL_FAIL(ncclInvalidArgument, std::string(what) + ": NULL data");
   auto* c = static_cast<Comm*>(comm);
@@ -85,7 +86,8 @@ ncclResult_t net_reg_mr_dmabuf(void* comm, void* data, size_t size, int type, ui
 ncclResult_t net_dereg_mr(void* comm, void* mhandle) {
   Global& g = global();
   std::lock_guard<std::mutex> lock(g.mu);
-  if (comm == nullptr || !g.live.count(comm) || is_comm(comm, CommKind::kListen))
+  auto it = g.live.find(comm);
+  if (it == g.live.end() || it->second == CommKind::kListen)
     return WEFT_NCCL_FAIL(ncclInvalidArgument, "deregMr: not an open send or recv comm");
   auto* c = static_cast<Comm*>(comm);
   for (auto it = c->mrs.begin(); it != c->mrs.end(); ++it) {

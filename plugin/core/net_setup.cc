@@ -17,6 +17,30 @@ Global& global() {
   return g;
 }
 
+Global::~Global() {
+  std::lock_guard<std::mutex> lock(mu);
+  while (!live.empty()) destroy_locked(*this, const_cast<void*>(live.begin()->first));
+}
+
+void destroy_locked(Global& g, void* p) {
+  auto it = g.live.find(p);
+  if (it == g.live.end()) return;
+  const CommKind kind = it->second;
+  g.live.erase(it);
+  if (kind == CommKind::kListen) {
+    auto* l = static_cast<ListenComm*>(p);
+    l->ep->remove_listen(l);
+    delete l;
+    return;
+  }
+  auto* c = static_cast<Comm*>(p);
+  if (c->ep != nullptr) c->ep->detach(c);
+  if (kind == CommKind::kSend)
+    delete static_cast<SendComm*>(c);
+  else
+    delete static_cast<RecvComm*>(c);
+}
+
 Result<Endpoint*> endpoint_locked(Global& g, int dev) {
   if (!g.eps[dev]) {
     auto ep = Endpoint::open(g.devs[dev], g.cfg);
@@ -56,9 +80,9 @@ std::string dev_range(const Global& g) {
 
 template <typename T>
 T* live_as(Global& g, void* p, CommKind kind) {
-  if (p == nullptr || !g.live.count(p)) return nullptr;
-  auto* t = static_cast<T*>(p);
-  return t->kind == kind ? t : nullptr;
+  auto it = g.live.find(p);
+  if (it == g.live.end() || it->second != kind) return nullptr;
+  return static_cast<T*>(p);
 }
 
 }  // namespace
@@ -171,21 +195,11 @@ ncclResult_t net_listen(int dev, void* handle, void** listen_comm) {
   std::memset(handle, 0, NCCL_NET_HANDLE_MAXSIZE);
   std::memcpy(handle, &h, sizeof h);
   l->ep->add_listen(l.get());
-  g.live.insert(l.get());
+  g.live.emplace(l.get(), CommKind::kListen);
   *listen_comm = l.release();
   return ncclSuccess;
 }
 
-namespace {
-void destroy_comm_locked(Global& g, Comm* c) {
-  g.live.erase(c);
-  if (c->ep != nullptr) c->ep->detach(c);
-  if (c->kind == CommKind::kSend)
-    delete static_cast<SendComm*>(c);
-  else
-    delete static_cast<RecvComm*>(c);
-}
-}  // namespace
 
 ncclResult_t net_connect(int dev, void* handle, void** send_comm) {
   if (handle == nullptr || send_comm == nullptr)
@@ -211,7 +225,7 @@ ncclResult_t net_connect(int dev, void* handle, void** send_comm) {
     c->hello = Hello{kHandleMagic, kHandleVersion, h->nonce};
     Status st = c->ep->start_connect(c.get(), h->address);
     if (!st.is_ok()) return WEFT_NCCL_FAIL_STATUS(st, std::string("connect to ") + h->address);
-    g.live.insert(c.get());
+    g.live.emplace(c.get(), CommKind::kSend);
     h->connecting = reinterpret_cast<uintptr_t>(c.release());
     return ncclSuccess;  // NCCL calls again with the same handle
   }
@@ -230,7 +244,7 @@ ncclResult_t net_connect(int dev, void* handle, void** send_comm) {
     case ConnectState::kFailed: break;
   }
   h->connecting = 0;
-  destroy_comm_locked(g, c);
+  destroy_locked(g, c);
   return WEFT_NCCL_FAIL_STATUS(why, std::string("connect to ") + h->address);
 }
 
@@ -249,7 +263,7 @@ ncclResult_t net_accept(void* listen_comm, void** recv_comm) {
   r->ep = l->ep;
   r->conn = conn;
   r->ep->attach(r.get());
-  g.live.insert(r.get());
+  g.live.emplace(r.get(), CommKind::kRecv);
   *recv_comm = r.release();
   return ncclSuccess;
 }
@@ -259,7 +273,7 @@ ncclResult_t net_close_send(void* send_comm) {
   std::lock_guard<std::mutex> lock(g.mu);
   auto* c = live_as<SendComm>(g, send_comm, CommKind::kSend);
   if (c == nullptr) return WEFT_NCCL_FAIL(ncclInvalidArgument, "closeSend: not an open send comm (closed twice?)");
-  destroy_comm_locked(g, c);
+  destroy_locked(g, c);
   return ncclSuccess;
 }
 
@@ -268,7 +282,7 @@ ncclResult_t net_close_recv(void* recv_comm) {
   std::lock_guard<std::mutex> lock(g.mu);
   auto* c = live_as<RecvComm>(g, recv_comm, CommKind::kRecv);
   if (c == nullptr) return WEFT_NCCL_FAIL(ncclInvalidArgument, "closeRecv: not an open recv comm (closed twice?)");
-  destroy_comm_locked(g, c);
+  destroy_locked(g, c);
   return ncclSuccess;
 }
 
@@ -277,9 +291,7 @@ ncclResult_t net_close_listen(void* listen_comm) {
   std::lock_guard<std::mutex> lock(g.mu);
   auto* l = live_as<ListenComm>(g, listen_comm, CommKind::kListen);
   if (l == nullptr) return WEFT_NCCL_FAIL(ncclInvalidArgument, "closeListen: not an open listen comm (closed twice?)");
-  g.live.erase(l);
-  l->ep->remove_listen(l);
-  delete l;
+  destroy_locked(g, l);
   return ncclSuccess;
 }
 

@@ -13,7 +13,7 @@
 
 #include <memory>
 #include <mutex>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "plugin/core/config.h"
@@ -23,6 +23,10 @@
 namespace weft::nccl {
 
 struct Global {
+  Global() = default;
+  // At unload: frees what NCCL left open (an aborted job, an abandoned
+  // connect) before the Endpoints stop their threads.
+  ~Global();
   std::mutex mu;
   int refs = 0;  // net_init minus net_finalize
   Config cfg;
@@ -31,10 +35,13 @@ struct Global {
   // Every comm and listen comm handed to NCCL and not yet closed: setup
   // calls check pointers against it, so a double close or a stale handle is
   // refused with a message instead of freeing memory twice.
-  std::unordered_set<const void*> live;
+  std::unordered_map<const void*, CommKind> live;
 };
 
 Global& global();
+
+// Frees a comm or listen comm that is in `live` and removes it. Caller holds g.mu.
+void destroy_locked(Global& g, void* p);
 
 // The Endpoint of `dev`, opened on first use. Caller holds global().mu.
 Result<Endpoint*> endpoint_locked(Global& g, int dev);

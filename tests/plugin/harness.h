@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <cstdlib>
 #include <functional>
 #include <string>
@@ -55,12 +56,25 @@ inline bool read_all(int fd, void* p, size_t n) {
   }
   return true;
 }
+// memcmp that accepts empty ranges (an empty vector's data() may be NULL,
+// which memcmp may not be given even for n == 0).
+inline bool same_bytes(const void* a, const void* b, size_t n) { return n == 0 || std::memcmp(a, b, n) == 0; }
+
 // Both sides reach this point before either goes on.
 inline void barrier(int fd) {
   char x = 'b';
   ASSERT_TRUE(write_all(fd, &x, 1));
   ASSERT_TRUE(read_all(fd, &x, 1));
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+extern "C" int __lsan_do_recoverable_leak_check();
+// Children leave with _exit (no atexit, so no automatic leak check): ask
+// LeakSanitizer explicitly, after the role has closed and unloaded the plugin.
+inline void check_leaks() { EXPECT_EQ(__lsan_do_recoverable_leak_check(), 0) << "LeakSanitizer found leaks"; }
+#else
+inline void check_leaks() {}
+#endif
 
 // Forks a child that sets the test environment, runs `role` and exits 0
 // unless it recorded a failure.
@@ -69,6 +83,7 @@ inline pid_t spawn(const std::function<void()>& role) {
   if (pid == 0) {
     test_environment();
     role();
+    check_leaks();
     std::fflush(stdout);
     std::fflush(stderr);
     _exit(::testing::Test::HasFailure() ? 1 : 0);

@@ -199,7 +199,7 @@ void verify(const std::vector<Msg>& msgs, int peer) {
   for (size_t i = 0; i < msgs.size(); ++i) {
     const Msg& m = msgs[i];
     const auto want = weft::testing::pattern(m.size, static_cast<uint32_t>(peer * 1000 + i));
-    EXPECT_EQ(std::memcmp(m.in.data(), want.data(), m.size), 0) << "message " << i << " (" << m.size << " B) corrupted";
+    EXPECT_TRUE(same_bytes(m.in.data(), want.data(), m.size)) << "message " << i << " (" << m.size << " B) corrupted";
     for (size_t k = m.size; k < m.in.size(); ++k)
       if (m.in[k] != 0) {
         ADD_FAILURE() << "message " << i << " wrote past its end at " << k;
@@ -299,7 +299,7 @@ void grouped_role(int v, int fd, int rank) {
     for (int i = 0; i < n; ++i) {
       EXPECT_EQ(sizes[i], static_cast<int>(lens[i])) << "buffer " << i;
       const auto want = weft::testing::pattern(lens[i], 500 + i);
-      EXPECT_EQ(std::memcmp(bufs[i].data(), want.data(), lens[i]), 0) << "buffer " << i << " holds the wrong message";
+      EXPECT_TRUE(same_bytes(bufs[i].data(), want.data(), lens[i])) << "buffer " << i << " holds the wrong message";
     }
     // n larger than maxRecvs is refused, not truncated.
     std::vector<void*> many(n + 1, data[0]);

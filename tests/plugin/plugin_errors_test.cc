@@ -51,6 +51,9 @@ TEST(PluginErrors, HandleNotWrittenByListenIsRefused) {
     EXPECT_EQ(l.api.connect(0, copy, &send), ncclInvalidArgument);
     EXPECT_EQ(l.api.connect(5, handle, &send), ncclInvalidArgument) << "device 5 does not exist";
     EXPECT_EQ(l.api.close_listen(listen), ncclSuccess);
+    // The connect started above is abandoned, as by an aborted NCCL job:
+    // finalize keeps it, dlclose frees it (LeakSanitizer checks, ASan build).
+    EXPECT_EQ(l.api.finalize(), ncclSuccess);
   }});
 }
 
@@ -250,8 +253,11 @@ TEST(PluginErrors, PeerKilledMidTransferFailsPendingRequestsWithinTheTimeout) {
     // A failed connection stays failed, and says so on every later call.
     void* r = nullptr;
     EXPECT_NE(l.api.isend(p.send, out.data(), 10, 0, smh, &r), ncclSuccess);
+    EXPECT_EQ(l.api.dereg_mr(p.send, smh), ncclSuccess);
+    EXPECT_EQ(l.api.dereg_mr(p.recv, rmh), ncclSuccess);
     EXPECT_EQ(l.api.close_send(p.send), ncclSuccess);
     EXPECT_EQ(l.api.close_recv(p.recv), ncclSuccess);
+    EXPECT_EQ(l.api.finalize(), ncclSuccess);
   };
   auto victim_role = [&](int fd) {
     Loaded l(12);
