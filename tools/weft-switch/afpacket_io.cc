@@ -86,6 +86,10 @@ size_t AfPacketPort::receive(PacketPool& pool, Slot* out, int64_t* arrival, size
   if (got_slots < want) ++c_.rx_nobuf;
   int n = got_slots ? ::recvmmsg(fd_, rx_msgs_.data(), static_cast<unsigned>(got_slots), MSG_DONTWAIT, nullptr) : 0;
   if (n < 0) n = 0;
+  if (n > 0) {
+    ++c_.rx_batches;
+    c_.rx_frames += static_cast<uint64_t>(n);
+  }
   size_t kept = 0;
   for (int i = 0; i < n; ++i) {
     const Slot s = rx_slots_[i];
@@ -132,6 +136,7 @@ void AfPacketPort::send(PacketPool& pool, const Slot* slots, size_t n) {
     size_t done = 0;
     while (done < m) {
       const int r = ::sendmmsg(fd_, tx_msgs_.data() + done, static_cast<unsigned>(m - done), MSG_DONTWAIT);
+      ++c_.tx_batches;
       if (r <= 0) {
         // The peer's backlog is full or the frame was refused: a real wire
         // would have lost it too. Skip one and go on.

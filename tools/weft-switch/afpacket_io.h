@@ -40,6 +40,9 @@ struct IoCounters {
   uint64_t rx_nobuf = 0;      // pool empty when frames were waiting
   uint64_t tx_errors = 0;     // frames the kernel refused
   uint64_t kernel_drops = 0;  // frames the socket's receive buffer dropped
+  uint64_t rx_batches = 0;    // recvmmsg calls that returned frames
+  uint64_t rx_frames = 0;     // frames they returned (rx_frames / rx_batches: mean batch)
+  uint64_t tx_batches = 0;    // sendmmsg calls
 };
 
 class AfPacketPort {

@@ -32,6 +32,10 @@ namespace {
 
 volatile sig_atomic_t g_stop = 0;
 volatile sig_atomic_t g_dump = 0;
+// Frames whose kernel arrival time was already behind the core's clock when
+// read (the kernel's backlog processing ran late): they enter the queues at
+// the core's clock instead. Reported with their mean lateness.
+uint64_t g_rx_late = 0, g_rx_late_ns = 0;
 void on_stop(int) { g_stop = 1; }
 void on_dump(int) { g_dump = 1; }
 
@@ -51,6 +55,7 @@ struct Options {
   double stats_interval = 0;
   std::string stats_file;
   bool dry_run = false;
+  bool no_rx_timestamps = false;
 };
 
 template <typename T>
@@ -63,10 +68,14 @@ std::string io_counters(const std::vector<std::unique_ptr<weft::sw::AfPacketPort
   std::string out;
   for (const auto& p : io) {
     const auto& c = p->counters();
-    out += fmt::format("io={} rx_oversize={} rx_csum_fixed={} rx_nobuf={} tx_errors={} kernel_drops={}\n", p->ifname(),
-                       c.rx_oversize, c.rx_csum_fixed, c.rx_nobuf, c.tx_errors, c.kernel_drops);
+    out += fmt::format(
+        "io={} rx_frames={} rx_batches={} tx_batches={} rx_oversize={} rx_csum_fixed={} rx_nobuf={} tx_errors={} "
+        "kernel_drops={}\n",
+        p->ifname(), c.rx_frames, c.rx_batches, c.tx_batches, c.rx_oversize, c.rx_csum_fixed, c.rx_nobuf, c.tx_errors,
+        c.kernel_drops);
   }
-  out += fmt::format("switch drop_nobuf={}\n", core.drop_nobuf());
+  out += fmt::format("switch drop_nobuf={} rx_late={} rx_late_mean_us={}\n", core.drop_nobuf(), g_rx_late,
+                     g_rx_late ? g_rx_late_ns / g_rx_late / 1000 : 0);
   return out;
 }
 
@@ -93,6 +102,9 @@ int main(int argc, char** argv) {
   using namespace weft::sw;
   Options o;
   CLI::App app{"weft-switch: user-space switch with ECN marking, INT, trimming and ECMP for weft-testbed"};
+  // The last value wins, so options from 'weft-testbed --switch-args' override
+  // the ones the testbed derives (--rate, --links, ...).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--topology", o.topology, "star | dumbbell | leafspine")
       ->check(CLI::IsMember({"star", "dumbbell", "leafspine"}))->capture_default_str();
   app.add_option("--hosts", o.hosts, "hosts; host I is reached through interface --ifname-format(I)")
@@ -123,6 +135,7 @@ int main(int argc, char** argv) {
   app.add_option("--stats-interval", o.stats_interval, "print counters every S seconds (0: only on SIGUSR1 and exit)")->capture_default_str();
   app.add_option("--stats-file", o.stats_file, "also write each counter dump to this file (atomically)");
   app.add_flag("--dry-run", o.dry_run, "print the topology and exit");
+  app.add_flag("--no-rx-timestamps", o.no_rx_timestamps, "feed frames to the queues when read, not at their kernel arrival time");
   CLI11_PARSE(app, argc, argv);
 
   SwitchParams sp;
@@ -211,8 +224,9 @@ int main(int argc, char** argv) {
     uint16_t host;
     Slot slot;
   };
+  constexpr size_t kMaxBatches = 16;
   std::vector<Arrival> arrivals;
-  arrivals.reserve(size_t{o.hosts} * AfPacketPort::kBatch);
+  arrivals.reserve(size_t{o.hosts} * AfPacketPort::kBatch * kMaxBatches);
   std::vector<std::vector<Slot>> staged(o.hosts);
   for (auto& v : staged) v.reserve(kOut + AfPacketPort::kBatch);
   const Nanos interval(static_cast<int64_t>(o.stats_interval * 1e9));
@@ -242,12 +256,23 @@ int main(int argc, char** argv) {
     clock_gettime(CLOCK_REALTIME, &rt);
     const int64_t realtime_minus_mono = int64_t{rt.tv_sec} * 1000000000 + rt.tv_nsec - now.count();
     arrivals.clear();
+    // Empty every socket (up to kMaxBatches each): the core's clock may only
+    // run to `now` once it has seen every frame that arrived before `now`.
+    bool unread = false;
     for (uint16_t h = 0; h < o.hosts; ++h) {
-      const size_t n = io[h]->receive(pool, rx.data(), rx_time.data(), rx.size());
-      for (size_t i = 0; i < n; ++i) {
-        Nanos t = rx_time[i] ? Nanos(rx_time[i] - realtime_minus_mono) : now;
-        t = std::clamp(t, core_time, now);
-        arrivals.push_back({t, h, rx[i]});
+      for (size_t b = 0; b < kMaxBatches; ++b) {
+        const size_t n = io[h]->receive(pool, rx.data(), rx_time.data(), rx.size());
+        for (size_t i = 0; i < n; ++i) {
+          Nanos t = rx_time[i] && !o.no_rx_timestamps ? Nanos(rx_time[i] - realtime_minus_mono) : now;
+          if (t < core_time) {  // the kernel handed it over after the core's clock passed it
+            ++g_rx_late;
+            g_rx_late_ns += static_cast<uint64_t>((core_time - t).count());
+          }
+          t = std::clamp(t, core_time, now);
+          arrivals.push_back({t, h, rx[i]});
+        }
+        if (n < rx.size()) break;
+        unread |= b + 1 == kMaxBatches;
       }
     }
     // Frames enter the core in the order and at the time they reached the
@@ -260,8 +285,11 @@ int main(int argc, char** argv) {
       core_time = a.t;
       core.receive(core_time, a.host, a.slot);
     }
-    drain(now);
-    core_time = now;
+    // With frames still unread, stop at the last one seen: the next pass
+    // starts there.
+    const Nanos until = unread ? core_time : now;
+    drain(until);
+    core_time = until;
     flush(1);
     if (g_dump) {
       g_dump = 0;

@@ -41,6 +41,8 @@ EgressPort::Verdict EgressPort::enqueue(Nanos now, Slot s) {
     pool_.free(s);
     return Verdict::kDropped;
   }
+  // An idle port's saved credit is capped from here on (token_bucket.h).
+  if (empty()) bucket_.refill(now, /*backlogged=*/false);
   uint8_t* f = pool_.data(s);
   FrameInfo info = parse_frame(f, m.len);
   if (normal_bytes_ + m.len > p_.queue_limit.count()) {
@@ -78,14 +80,14 @@ EgressPort::Verdict EgressPort::enqueue(Nanos now, Slot s) {
 
 Nanos EgressPort::ready_at(Nanos now) {
   if (empty()) return Nanos::max();
-  bucket_.refill(now);
+  bucket_.refill(now, /*backlogged=*/true);
   const Slot head = prio_.empty() ? normal_.front() : prio_.front();
   return bucket_.ready_at(now, pool_.meta(head).len);
 }
 
 Slot EgressPort::dequeue(Nanos now) {
   if (empty()) return kNoSlot;
-  bucket_.refill(now);
+  bucket_.refill(now, /*backlogged=*/true);
   SlotRing& q = prio_.empty() ? normal_ : prio_;
   uint64_t& qbytes = prio_.empty() ? normal_bytes_ : prio_bytes_;
   const Slot s = q.front();
