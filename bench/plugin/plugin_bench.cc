@@ -21,6 +21,7 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bench/plugin/links.h"
@@ -73,12 +74,14 @@ uintptr_t post(Link& l, F f) {
     if (uintptr_t t = f()) return t;
   return 0;
 }
-// Spins on done(): both modes busy-poll, as NCCL's progress thread does.
+// Polls done() like NCCL's progress thread: spin, but yield the CPU after a
+// fruitless poll so the Devices' progress threads run on a busy machine.
 bool wait(Link& l, uintptr_t t, size_t* bytes = nullptr) {
   const double end = now_s() + 20;
   for (;;) {
     const int d = l.done(t, bytes);
     if (d != 0) return d > 0;
+    std::this_thread::yield();
     if (now_s() > end) {
       l.error = "stuck for 20 s";
       return false;
@@ -115,6 +118,7 @@ Reply serve_stream(Link& l, const Cmd& c, int ctl) {
   }
   put(ctl, int32_t{1});  // receives are posted: start
   while (received < c.count) {
+    const uint64_t before = received;
     for (size_t s = 0; s < c.depth && received < c.count; ++s) {
       if (tok[s] == 0) continue;
       size_t bytes = 0;
@@ -132,6 +136,7 @@ Reply serve_stream(Link& l, const Cmd& c, int ctl) {
         msg[s] = posted++;
       }
     }
+    if (received == before) std::this_thread::yield();
   }
   rep.ok = 1;
   return rep;
@@ -178,6 +183,7 @@ double run_stream(Link& l, const Cmd& c, int ctl, std::string* err) {
   };
   for (size_t s = 0; s < c.depth && sent < c.count; ++s) send_one(s);
   while (done < c.count) {
+    const uint64_t before = done;
     for (size_t s = 0; s < c.depth; ++s) {
       if (tok[s] == 0) continue;
       const int d = l.done(tok[s], nullptr);
@@ -190,6 +196,7 @@ double run_stream(Link& l, const Cmd& c, int ctl, std::string* err) {
       tok[s] = 0;
       if (sent < c.count) send_one(s);
     }
+    if (done == before) std::this_thread::yield();
   }
   const double t1 = now_s();
   Reply rep{};
