@@ -1,4 +1,6 @@
-// tests/collectives/reference.h — inputs and the reference reduction.
+// collectives/reference.h — inputs and the reference reduction, for tests
+// and for weft-perf's -c check. Computed element by element in int64/double,
+// independent of the schedules and kernels it checks.
 //
 // Inputs are small integers (chosen per reduction so that sums, products,
 // minima and maxima of up to 8 ranks are exactly representable in every
@@ -19,7 +21,7 @@
 #include "collectives/reduce.h"
 #include "weft/collectives.h"
 
-namespace weft::coll::testing {
+namespace weft::coll::reference {
 
 inline bool is_signed(DataType t) {
   return t == DataType::kI8 || t == DataType::kI32 || t == DataType::kI64 || t == DataType::kF32 ||
@@ -149,4 +151,4 @@ inline std::string check_reduced(DataType t, RedOp op, int n, const void* buf, u
   return fmt::format("{} of {} elements wrong, first at {} (got {}, want {})", bad, count, first_bad, got0, want0);
 }
 
-}  // namespace weft::coll::testing
+}  // namespace weft::coll::reference

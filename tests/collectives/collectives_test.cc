@@ -11,11 +11,13 @@
 #include <atomic>
 #include <numeric>
 
-#include "tests/collectives/reference.h"
+#include "collectives/reference.h"
 #include "tests/collectives/world.h"
 
 namespace weft::coll::testing {
 namespace {
+
+using namespace weft::coll::reference;
 
 constexpr DataType kAllTypes[] = {DataType::kF32, DataType::kF64, DataType::kF16, DataType::kBF16, DataType::kI8,
                                   DataType::kU8,  DataType::kI32, DataType::kU32, DataType::kI64,  DataType::kU64};
