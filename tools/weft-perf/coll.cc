@@ -351,11 +351,13 @@ int rank_main(const CollOptions& o, const coll::BootstrapConfig& bcfg) {
         ++bw_points;
         if (r == 0) {
           const std::string root = has_root(o.kind) ? std::to_string(o.root) : "-1";
-          fmt::print("  {:>10} {:>12} {:>8} {:>6} {:>6}   {:>9.1f} {:>7.2f} {:>7.2f} {:>6}   {:>9.1f} {:>7.2f} {:>7.2f} "
-                     "{:>6}\n",
-                     bytes, row.count, coll::dtype_name(o.dtype), has_op(o.kind) ? coll::redop_name(o.op) : "none",
-                     root, row.oop.us, row.oop.algbw, row.oop.busbw, o.check ? std::to_string(row.oop.wrong) : "N/A",
-                     row.ip.us, row.ip.algbw, row.ip.busbw, o.check ? std::to_string(row.ip.wrong) : "N/A");
+          auto half = [&](const Half& h) {
+            return fmt::format("{:>9.1f} {:>7.2f} {:>7.2f} {:>6}", h.us, h.algbw, h.busbw,
+                               o.check ? std::to_string(h.wrong) : "N/A");
+          };
+          fmt::print("  {:>10} {:>12} {:>8} {:>6} {:>6}   {}   {}\n", bytes, row.count, coll::dtype_name(o.dtype),
+                     has_op(o.kind) ? coll::redop_name(o.op) : "none", root, half(row.oop),
+                     o.in_place ? half(row.ip) : fmt::format("{:>9} {:>7} {:>7} {:>6}", "N/A", "N/A", "N/A", "N/A"));
           std::fflush(stdout);
           rows.push_back(row);
           ++done_points;
