@@ -51,6 +51,10 @@ Result<Config> config_from_env() {
   if (!timeout) return timeout.status();
   c.peer_timeout = millis(*timeout);
 
+  auto busy = env_int("WEFT_BUSY_POLL", 0, 1, 0);
+  if (!busy) return busy.status();
+  c.busy_poll = *busy == 1;
+
   auto debug = env_int("WEFT_DEBUG", 0, 4, 0);
   if (debug) {
     c.debug = static_cast<int>(*debug);

@@ -26,6 +26,9 @@ struct Config {
   std::string cc = "fixed";
   // WEFT_PEER_TIMEOUT_MS: a silent peer fails its requests after this long.
   Nanos peer_timeout = seconds(3);
+  // WEFT_BUSY_POLL=1: each Device's progress thread spins instead of
+  // sleeping (lower latency, one core per NCCL device). Off by default.
+  bool busy_poll = false;
   // WEFT_DEBUG also sets weft's own log threshold (common/log.h); here it
   // decides whether the plugin copies its INFO lines to NCCL's logger.
   int debug = 0;

@@ -23,6 +23,7 @@ Result<std::unique_ptr<Endpoint>> Endpoint::open(const NetDev& nd, const Config&
   up.bind_address = nd.ip;
   up.source_ports = std::max<uint16_t>(cfg.paths, 1);
   DeviceParams dp;
+  dp.busy_poll = cfg.busy_poll;
   dp.engine.job_token = kJobToken;
   dp.engine.mtu = datagram_size(nd.mtu);
   dp.engine.dead_peer_timeout = cfg.peer_timeout;

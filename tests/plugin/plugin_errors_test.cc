@@ -202,6 +202,7 @@ TEST(PluginErrors, UnknownEnvironmentValuesFailInitWithAMessage) {
   expect_init_fails("WEFT_RECOVERY", "fast", "WEFT_RECOVERY");
   expect_init_fails("WEFT_IFNAME", "=nosuchif0", "WEFT_IFNAME");
   expect_init_fails("WEFT_PEER_TIMEOUT_MS", "soon", "WEFT_PEER_TIMEOUT_MS");
+  expect_init_fails("WEFT_BUSY_POLL", "yes", "WEFT_BUSY_POLL");
 }
 
 // The peer dies (SIGKILL) in the middle of a 64 MiB stream in both
