@@ -98,6 +98,7 @@ DeviceParams device_params(const P2pOptions& o) {
   dp.engine.mtu = o.mtu;
   dp.engine.window_packets = 16384;
   dp.engine.cc_window = Bytes(uint64_t{o.window_kib} << 10);
+  dp.engine.cc = o.cc;
   dp.engine.unexpected_budget = Bytes(1ull << 30);
   dp.engine.dead_peer_timeout = seconds(10);
   dp.engine.handshake_timeout = seconds(10);
@@ -501,8 +502,9 @@ int run_p2p(const P2pOptions& o) {
   double load[3] = {0, 0, 0};
   (void)getloadavg(load, 3);
   fmt::print("# weft-perf p2p: 2 processes over UDP, {} -> {} (this host: {} cores, load {:.2f})\n", o.bind, o.peer.empty() ? o.bind + " (forked)" : o.peer, cores, load[0]);
-  fmt::print("# mtu {} B, fixed window {} KiB, {:.1f} s or {} MiB per point; loss injected on both directions' sends\n",
-             o.mtu, o.window_kib, o.seconds, o.bytes_per_point >> 20);
+  const std::string cc_text = o.cc.empty() ? fmt::format("fixed window {} KiB", o.window_kib) : "cc " + o.cc;
+  fmt::print("# mtu {} B, {}, {:.1f} s or {} MiB per point; loss injected on both directions' sends\n", o.mtu, cc_text,
+             o.seconds, o.bytes_per_point >> 20);
 
   double raw_gbps = 0, raw_cpu = 0;
   if (o.raw_baseline) {

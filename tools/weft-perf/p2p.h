@@ -21,7 +21,8 @@ struct P2pOptions {
   std::string bind = "127.0.0.1";
   bool raw_baseline = true;
   double raw_seconds = 1.5;
-  uint32_t window_kib = 8192;  // fixed congestion window
+  uint32_t window_kib = 8192;  // fixed congestion window (when cc is empty)
+  std::string cc;              // congestion control spec (registry), empty: fixed window
   std::string serve;  // IP:PORT: be the receiver for a remote --peer (TCP control there)
   std::string peer;   // IP:PORT: the remote --serve to measure against
   uint16_t paths = 8;         // entropy values sprayed over (sr)

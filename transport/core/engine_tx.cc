@@ -234,7 +234,11 @@ size_t Engine::transmit_conn(Nanos now, Connection& c, std::span<TxPacket> out) 
         const bool sent = c.retx_pending() ? build_retx(now, c, out[n]) || build_data(now, c, out[n])
                                            : build_data(now, c, out[n]);
         if (!sent) break;
-        if (pace.count() > 0) c.next_send_ts = std::max(c.next_send_ts, now) + transmit_time(Bytes(out[n].size()), pace);
+        // Never slower than one packet per RTO: a controller that asks for
+        // less (a delay target below this host's real RTT) would otherwise
+        // look like a hang; at one per RTO the timer's logic still holds.
+        if (pace.count() > 0)
+          c.next_send_ts = std::max(c.next_send_ts, now) + std::min(transmit_time(Bytes(out[n].size()), pace), c.rtt.rto());
         ++n;
       }
       if (n == 0 && now - c.last_tx >= p_.keepalive_interval && room()) {
