@@ -25,7 +25,8 @@ SwitchCore::SwitchCore(Topology topo, const SwitchParams& params, PacketPool& po
       salt_(mix(params.seed)),
       ingress_(topo_.hosts()),
       mac_(topo_.hosts()),
-      mac_known_(topo_.hosts(), false) {
+      mac_known_(topo_.hosts(), false),
+      clock_(now) {
   ports_.reserve(topo_.ports().size());
   uint64_t i = 0;
   for (const TopoPort& p : topo_.ports()) {
@@ -73,6 +74,9 @@ void SwitchCore::forward(Nanos now, uint16_t node, Slot s) {
 }
 
 void SwitchCore::receive(Nanos now, uint16_t host, Slot s) {
+  // Callers advance() to `now` first; if one did not, the fabric still must
+  // never dequeue a frame before it arrived.
+  clock_ = std::max(clock_, now);
   const uint8_t* f = pool_.data(s);
   const uint32_t len = pool_.meta(s).len;
   IngressCounters& in = ingress_[host];
@@ -126,6 +130,22 @@ void SwitchCore::receive(Nanos now, uint16_t host, Slot s) {
 
 size_t SwitchCore::advance(Nanos now, TxItem* out, size_t cap) {
   size_t n = 0;
+  // The guard only bounds a call; a later call resumes from clock_.
+  for (int events = 0; events < (1 << 16) && n < cap; ++events) {
+    const Nanos d = next_deadline(clock_);
+    if (d > now) break;
+    clock_ = std::max(clock_, d);
+    n += step(clock_, out + n, cap - n);
+  }
+  if (n < cap) {
+    clock_ = std::max(clock_, now);
+    n += step(clock_, out + n, cap - n);
+  }
+  return n;
+}
+
+size_t SwitchCore::step(Nanos t, TxItem* out, size_t cap) {
+  size_t n = 0;
   // A frame crossing a link lands in the next switch's queue at once (no
   // propagation delay), which may make that port ready too: repeat until a
   // pass moves nothing.
@@ -136,13 +156,13 @@ size_t SwitchCore::advance(Nanos now, TxItem* out, size_t cap) {
       EgressPort& port = ports_[i];
       const TopoPort& tp = topo_.ports()[i];
       while (n < cap) {
-        const Slot s = port.dequeue(now);
+        const Slot s = port.dequeue(t);
         if (s == kNoSlot) break;
         moved = true;
         if (tp.is_host())
           out[n++] = TxItem{static_cast<uint16_t>(tp.host), s};
         else
-          forward(now, tp.peer_node, s);
+          forward(t, tp.peer_node, s);
       }
     }
   }

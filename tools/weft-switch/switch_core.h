@@ -47,9 +47,13 @@ class SwitchCore {
 
   // A frame from host `host` (pool slot, meta.len set). Takes ownership.
   void receive(Nanos now, uint16_t host, Slot s);
-  // Moves frames as far as the lines allow at `now`. Frames leaving towards
-  // hosts are written to out[0..n) (ownership with them); returns n <= cap.
-  // When it returns cap, call again: more may be ready.
+  // Runs the fabric up to `now`, event by event: each frame leaves its port
+  // at its own departure time, so after a late call a backlogged link's
+  // frames reach the next switch spaced at its line rate (not as one burst
+  // at `now`) and INT records carry their departure times. Frames leaving
+  // towards hosts are written to out[0..n) (ownership with them); returns
+  // n <= cap. When it returns cap, call again: more may be ready. Call it
+  // with a frame's arrival time before receive() of that frame.
   size_t advance(Nanos now, TxItem* out, size_t cap);
   // Earliest time advance() has something to do; Nanos::max() if idle.
   Nanos next_deadline(Nanos now);
@@ -64,6 +68,7 @@ class SwitchCore {
 
  private:
   void forward(Nanos now, uint16_t node, Slot s);
+  size_t step(Nanos t, TxItem* out, size_t cap);  // everything ready at exactly t
   int find_host(const uint8_t* mac) const;
 
   Topology topo_;
@@ -74,6 +79,7 @@ class SwitchCore {
   std::vector<std::array<uint8_t, 6>> mac_;
   std::vector<bool> mac_known_;
   uint64_t drop_nobuf_ = 0;
+  Nanos clock_{0};  // how far advance() has run the fabric
 };
 
 }  // namespace weft::sw

@@ -95,6 +95,37 @@ TEST(SwitchCore, DumbbellBottleneckPacesAndQueuesAtTheLink) {
   EXPECT_EQ(w.core.ports()[1].counters().tx_pkts, 40u) << "all reach h1";
 }
 
+TEST(SwitchCore, ALateCallStillSpacesFramesAtTheBottleneckRate) {
+  // 1 Gb/s host ports behind a 100 Mb/s link; INT on the link records each
+  // frame's departure. One advance() 1 ms after ten frames arrived must give
+  // the schedule a wire would have: departures 91.04 us apart, and the
+  // downstream port never holding more than one frame.
+  SwitchParams p;
+  p.host_port.rate = BitsPerSec(1'000'000'000);
+  p.fabric_port = p.host_port;
+  p.fabric_port.rate = BitsPerSec(100'000'000);
+  p.fabric_port.burst = Bytes(1138);
+  p.fabric_port.int_stamp = true;
+  World w(Topology::dumbbell(2, 1, 1), p);
+  w.send(1, from_to(1, 0));
+  w.run(Nanos(0));
+  for (int i = 0; i < 10; ++i) w.send(0, from_to(0, 1), micros(1));
+  TxItem buf[64];
+  const size_t n = w.core.advance(micros(1) + millis(1), buf, 64);
+  ASSERT_EQ(n, 10u);
+  std::vector<uint64_t> stamps;
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t* f = w.pool.data(buf[i].slot);
+    stamps.push_back(test::rdle64(f + 1138));
+    w.pool.free(buf[i].slot);
+  }
+  EXPECT_EQ(stamps[0], 1000u);
+  // Each departure waits for the previous frame plus its 24-byte record:
+  // 1162 B at 100 Mb/s = 92.96 us.
+  for (size_t i = 1; i < stamps.size(); ++i) EXPECT_EQ(stamps[i] - stamps[i - 1], 92960u) << i;
+  EXPECT_LE(w.core.ports()[1].counters().max_queue_bytes, 1162u);
+}
+
 TEST(SwitchCore, EcmpIsStableForOneEntropyAndSpreadsOverMany) {
   World w(Topology::dumbbell(2, 1, 4));
   const auto f = from_to(0, 1, 1234);
