@@ -63,6 +63,7 @@ struct EngineParams {
   BitsPerSec link_rate = gbps(100);
   Nanos base_rtt = micros(12);
   bool int_telemetry = false;  // the fabric stamps INT (weft-switch --int): HPCC may run
+  bool trimming = false;       // the fabric trims instead of dropping (NSCC tunes its target)
   // Pacing lets at most this many bytes leave back to back at the CC rate
   // (one GSO batch), then spaces packets; 0 spaces every packet.
   Bytes pacing_burst = Bytes(64u << 10);

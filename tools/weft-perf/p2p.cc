@@ -7,6 +7,8 @@
 // of a ping-pong; CPU is user+system time of both processes while streaming.
 #include "tools/weft-perf/p2p.h"
 
+#include "congestion/registry.h"
+
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -25,6 +27,7 @@
 
 #include <fmt/format.h>
 
+#include "congestion/registry.h"
 #include "tools/weft-perf/raw_udp.h"
 #include "transport/fault/fault_driver.h"
 #include "transport/udp/udp_driver.h"
@@ -440,6 +443,10 @@ int serve_p2p(const P2pOptions& o) {
 }
 
 int run_p2p(const P2pOptions& o) {
+  if (o.cc == "help") {  // `--cc help`: what the registry has, with every key and default
+    fmt::print("{}", cc::Registry::global().help());
+    return 0;
+  }
   if (!o.serve.empty()) return serve_p2p(o);
   int ctl = -1;
   pid_t pid = -1;

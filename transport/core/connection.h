@@ -182,6 +182,7 @@ struct Connection {
   PathSet paths;
   std::unique_ptr<cc::CongestionControl> cc;
   bool credit_mode = false;   // receiver-driven CC: DATA carries credit requests
+  uint64_t cc_repath_seen = 0;  // the controller's re-path hints already acted on
   uint64_t unsent_bytes = 0;  // posted but never transmitted (the credit backlog)
 
   std::vector<SendOp> ops;  // ring indexed by msg_id % size

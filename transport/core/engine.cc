@@ -50,6 +50,7 @@ Result<std::unique_ptr<cc::CongestionControl>> Engine::make_cc(const EngineParam
   ctx.link_rate = p.link_rate;
   ctx.base_rtt = p.base_rtt;
   ctx.int_telemetry = p.int_telemetry;
+  ctx.trimming = p.trimming;
   return cc::make(spec, ctx);
 }
 

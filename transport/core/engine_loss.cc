@@ -163,6 +163,12 @@ void Engine::on_ack(Nanos now, Connection& c, const wire::Packet& pkt) {
                   .inflight = c.inflight, .path = static_cast<uint16_t>(pkt.h.entropy % c.paths.size()),
                   .int_hops = std::span<const cc::IntHop>(hops.data(), a.int_hops), .hops = a.int_hops});
     arm_rto(now, c);
+    // A controller that sees path-local congestion (NSCC) asks for another
+    // path: rest this one, the sprayer moves on.
+    if (const uint64_t hints = c.cc->counters().repath_hints; hints != c.cc_repath_seen) {
+      c.cc_repath_seen = hints;
+      c.paths.penalize(now, static_cast<uint16_t>(pkt.h.entropy % c.paths.size()));
+    }
     // An algorithm that cannot work on this path (HPCC without telemetry)
     // says so once it has seen enough ACKs: fail loudly rather than guess.
     if (Status h = c.cc->health(); !h.is_ok()) {
@@ -315,7 +321,7 @@ void Engine::on_rto(Nanos now, Connection& c) {
     c.fly_head = c.fly_tail;
     c.lost_pending = Bytes(0);
   }
-  c.cc->on_timeout({.now = now, .consecutive = c.consecutive_rto});
+  c.cc->on_timeout({.now = now, .consecutive = c.consecutive_rto, .bytes = Bytes(c.rec(c.snd_una).len)});
   c.rto_deadline = now + c.rtt.rto();
 }
 

@@ -61,6 +61,12 @@ void PathSet::on_lost(Nanos now, uint16_t path) {
   evaluate(now, path);
 }
 
+void PathSet::penalize(Nanos now, uint16_t path) {
+  if (size() == 1 || path >= size() || !usable(now, path)) return;
+  paths_[path].avoid_until = now + p_.cool_down;
+  ++avoid_events_;
+}
+
 void PathSet::evaluate(Nanos now, uint16_t path) {
   if (size() == 1) return;
   PathStats& s = paths_[path];

@@ -42,6 +42,9 @@ class PathSet {
   void on_sent(uint16_t path) { paths_[path].sent++; }
   void on_delivered(Nanos now, uint16_t path, Nanos rtt);
   void on_lost(Nanos now, uint16_t path);
+  // Congestion control judged the congestion local to `path` (NSCC's
+  // re-path hint): rest it for a cool-down, as the path scorer would.
+  void penalize(Nanos now, uint16_t path);
 
   uint16_t size() const { return static_cast<uint16_t>(paths_.size()); }
   uint32_t in_use(Nanos now) const;
