@@ -140,13 +140,17 @@ Status Endpoint::post_recvs(Request* r, int n, void* const* bufs, const size_t* 
   return Status::ok();
 }
 
-void Endpoint::progress() {
-  std::array<Completion, 32> batch;
-  std::lock_guard<std::mutex> g(mu_);
+void Endpoint::progress(bool only_if_free) {
+  std::unique_lock<std::mutex> g(mu_, std::defer_lock);
+  if (only_if_free) {
+    if (!g.try_lock()) return;
+  } else {
+    g.lock();
+  }
   for (;;) {
-    const size_t n = dev_->poll(batch);
-    for (size_t i = 0; i < n; ++i) dispatch_locked(batch[i]);
-    if (n < batch.size()) break;
+    const size_t n = dev_->poll(batch_);
+    for (size_t i = 0; i < n; ++i) dispatch_locked(batch_[i]);
+    if (n < batch_.size()) break;
   }
 }
 

@@ -11,6 +11,7 @@
 // progress thread never takes mu_).
 #pragma once
 
+#include <array>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -58,8 +59,10 @@ class Endpoint {
   Status post_send(Request* r, const void* buf, size_t len, uint64_t tag);
   // Posts n receives for one request; on failure none stays attached to it.
   Status post_recvs(Request* r, int n, void* const* bufs, const size_t* sizes, const int* tags);
-  // Drains the completion queue into requests and comm states.
-  void progress();
+  // Drains the completion queue into requests and comm states. From test()
+  // (`only_if_free`): if another thread holds the lock it is draining or
+  // posting, and this caller's completion will be there next time.
+  void progress(bool only_if_free = false);
 
  private:
   struct PendingAccept {
@@ -82,6 +85,7 @@ class Endpoint {
   std::vector<Comm*> by_conn_;  // ConnId -> comm (weft ids are small and dense)
   std::unordered_map<ConnId, std::unique_ptr<PendingAccept>> accepting_;
   std::unordered_map<uint64_t, ListenComm*> listens_;  // by nonce
+  std::array<Completion, 32> batch_;  // drained into under mu_; a member so a poll builds nothing
 };
 
 }  // namespace weft::nccl

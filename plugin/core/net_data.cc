@@ -175,7 +175,7 @@ ncclResult_t net_test(void* request, int* done, int* sizes) {
     return WEFT_NCCL_FAIL(ncclInvalidArgument, "test: not a request in flight (tested after it completed?)");
   *done = 0;
   if (r->pending.load(std::memory_order_acquire) > 0) {
-    r->comm->ep->progress();
+    r->comm->ep->progress(/*only_if_free=*/true);
     if (r->pending.load(std::memory_order_acquire) > 0) return ncclSuccess;
   }
   *done = 1;
