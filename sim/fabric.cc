@@ -5,7 +5,6 @@
 #include <cstring>
 
 #include "sim/frame.h"
-#include "tests/support/pattern.h"
 
 namespace weft::sim {
 namespace {
@@ -16,7 +15,16 @@ uint64_t key(uint16_t h, ConnId c) { return uint64_t{h} << 32 | c; }
 }  // namespace
 
 std::vector<uint8_t> message_pattern(size_t flow, uint32_t k, uint64_t bytes) {
-  return weft::testing::pattern(bytes, static_cast<uint32_t>(flow * 7919 + k + 1));
+  // xorshift32, as tests/support/pattern.h (sim/ may not include tests/).
+  std::vector<uint8_t> v(bytes);
+  uint32_t x = static_cast<uint32_t>(flow * 7919 + k + 1) * 2654435761u + 1;
+  for (auto& c : v) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c = static_cast<uint8_t>(x);
+  }
+  return v;
 }
 
 FabricParams default_params(uint16_t hosts, BitsPerSec rate) {
