@@ -149,6 +149,7 @@ done
 ! ip netns list | grep -q "^$P-" || fail "a refused up left namespaces"
 
 step "run --switch star: the command sees a forwarding switch and its counters; run tears it down"
+# shellcheck disable=SC2016  # expanded by the inner shell, inside the testbed
 "$TB" run --hosts 2 --prefix "$P" --switch star --switch-bin "$SWITCH" -- bash -c '
     "$WEFT_TESTBED" exec 0 -- python3 "$1" send 198.18.0.2 7400 20 &&
     sleep 0.5 && "$WEFT_TESTBED" stats | grep -q "^port=h1 .* forwarded=[1-9]"' _ "$TMP/udp.py" ||
