@@ -148,7 +148,10 @@ step "addr prints 198.18.0.(i+1)"
 
 step "loopback is up in every namespace"
 for ns in "$p-h0" "$p-h1" "$p-h2" "$p-sw"; do
-    ip -n "$ns" link show lo | grep -q 'state UNKNOWN\|state UP' || fail "lo down in $ns"
+    # Capture first: `cmd | grep -q` under pipefail fails when grep exits
+    # early and the writer gets SIGPIPE.
+    lo=$(ip -n "$ns" link show lo)
+    grep -q 'state UNKNOWN\|state UP' <<<"$lo" || fail "lo down in $ns"
 done
 
 step "host 0 reaches host 1 and host 2 ($(command -v ping >/dev/null && echo ICMP ping || echo UDP echo))"
@@ -178,7 +181,8 @@ step "run --hosts 2 --loss 0.5: 2000 UDP datagrams h0 -> h1, 30%..70% arrive"
     py=$1 tmp=$2 p=$3
     [[ $WEFT_TESTBED_PREFIX == "$p" && $WEFT_TESTBED_HOSTS == 2 ]] ||
         { echo "bad env: $WEFT_TESTBED_PREFIX $WEFT_TESTBED_HOSTS" >&2; exit 1; }
-    "$WEFT_TESTBED" exec 1 -- nft list table inet wtb | grep -q "numgen random mod 10000 < 5000 drop" ||
+    rules=$("$WEFT_TESTBED" exec 1 -- nft list table inet wtb)  # not piped: see "loopback is up"
+    grep -q "numgen random mod 10000 < 5000 drop" <<<"$rules" ||
         { echo "nft drop rule missing in h1" >&2; exit 1; }
     "$WEFT_TESTBED" exec 1 -- python3 "$py" recv 7009 "$tmp/r2.ready" >"$tmp/count" &
     for _ in {1..100}; do [[ -e $tmp/r2.ready ]] && break; sleep 0.05; done
