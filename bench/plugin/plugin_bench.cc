@@ -7,7 +7,8 @@
 //               completes when every byte is acknowledged, so delivered).
 //   round trip  8 B and 4 KiB ping-pong, median µs, receives pre-posted.
 //
-// Modes alternate within each repetition and the best of `--reps` is kept,
+// Modes alternate within each repetition (and which goes first alternates
+// between repetitions) and the best of `--reps` is kept,
 // so a neighbour's burst on a shared machine hits both sides alike. Prints a
 // table and writes CSV (kind,size_bytes,raw,plugin,ratio).
 #include <sys/socket.h>
@@ -325,7 +326,8 @@ int main(int argc, char** argv) {
     const uint64_t depth = std::clamp<uint64_t>((16ull << 20) / size, 2, 32);
     const uint64_t count = std::clamp<uint64_t>(o.bytes_per_point / size, 2 * depth, 1u << 20);
     for (int rep = 0; rep < o.reps && !failed; ++rep) {
-      for (int mode = 0; mode < 2; ++mode) {
+      for (int k = 0; k < 2; ++k) {
+        const int mode = k ^ (rep & 1);  // who goes first alternates per repetition
         Link& l = mode ? static_cast<Link&>(*plug) : *raw;
         const double g = run_stream(l, Cmd{Op::kStream, mode, size, count, depth}, ctl, &err);
         if (!err.empty()) {
@@ -342,7 +344,8 @@ int main(int argc, char** argv) {
   for (uint64_t size : {uint64_t{8}, uint64_t{4096}}) {
     Row row{"round_trip_us", size, 1e30, 1e30};
     for (int rep = 0; rep < o.reps && !failed; ++rep) {
-      for (int mode = 0; mode < 2; ++mode) {
+      for (int k = 0; k < 2; ++k) {
+        const int mode = k ^ (rep & 1);
         Link& l = mode ? static_cast<Link&>(*plug) : *raw;
         const double us = run_pingpong(l, Cmd{Op::kPingPong, mode, size, o.iters, 1}, ctl, &err);
         if (!err.empty()) {
