@@ -46,6 +46,7 @@ struct Comm {
   std::atomic<bool> failed{false};
   Status failure;
   RequestPool pool;
+  int ops_held = 0;  // see kOpsPerComm; touched only by the thread using the comm
   std::vector<std::unique_ptr<MemHandle>> mrs;  // registrations made on this comm
 };
 

@@ -13,9 +13,9 @@ namespace {
 // headers (28 B), capped at weft's jumbo default so loopback's 64 KiB MTU does
 // not make datagrams the kernel would have to fragment elsewhere.
 uint32_t datagram_size(uint32_t if_mtu) { return std::clamp<uint32_t>(if_mtu > 28 ? if_mtu - 28 : 0, 1200, 8972); }
-// A send comm reserves this many table slots: one per request it may hold.
-constexpr size_t kSendOps = kRequestsPerComm;
-constexpr size_t kRecvOps = kRequestsPerComm * kMaxRecvs;
+// Table slots a comm reserves: its operations, plus the hello on a send comm.
+constexpr size_t kSendOps = kOpsPerComm;
+constexpr size_t kRecvOps = kOpsPerComm;
 }  // namespace
 
 Result<std::unique_ptr<Endpoint>> Endpoint::open(const NetDev& nd, const Config& cfg) {

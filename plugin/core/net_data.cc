@@ -35,6 +35,12 @@ const char* buffer_problem(const Comm* c, const void* data, size_t size, const v
   return nullptr;
 }
 
+// Returns a finished request to its comm's pool.
+void finish(Comm* c, Request* r) {
+  c->ops_held -= r->n;
+  c->pool.release(r);
+}
+
 ncclResult_t failed_comm(const Comm* c, const char* what) {
   return WEFT_NCCL_FAIL_STATUS(c->failure, std::string(what) + ": the connection failed earlier");
 }
@@ -107,16 +113,19 @@ ncclResult_t net_isend(void* send_comm, void* data, size_t size, int tag, void* 
   if (c->failed.load(std::memory_order_acquire)) return failed_comm(c, "isend");
   if (const char* why = buffer_problem(c, data, size, mhandle))
     return WEFT_NCCL_FAIL(ncclInvalidArgument, std::string("isend: ") + why);
+  if (c->ops_held + 1 > kOpsPerComm) return ncclSuccess;  // NCCL retries
   Request* r = c->pool.acquire();
   if (r == nullptr) return ncclSuccess;  // all requests in flight: NCCL retries
   r->kind = Request::Kind::kSend;
   r->comm = c;
+  r->n = 0;
   Status st = c->ep->post_send(r, data, size, data_tag(tag));
   if (!st.is_ok()) {
     c->pool.release(r);
     if (st.code() == Code::kResourceExhausted) return ncclSuccess;  // weft's op queue is full: retry
     return WEFT_NCCL_FAIL_STATUS(st, "isend");
   }
+  c->ops_held += 1;
   *request = r;
   return ncclSuccess;
 }
@@ -136,6 +145,7 @@ ncclResult_t net_irecv(void* recv_comm, int n, void** data, const size_t* sizes,
   for (int i = 0; i < n; ++i)
     if (const char* why = buffer_problem(c, data[i], sizes[i], mhandles[i]))
       return WEFT_NCCL_FAIL(ncclInvalidArgument, "irecv: buffer " + std::to_string(i) + ": " + why);
+  if (c->ops_held + n > kOpsPerComm) return ncclSuccess;  // NCCL retries
   Request* r = c->pool.acquire();
   if (r == nullptr) return ncclSuccess;
   r->kind = Request::Kind::kRecv;
@@ -145,6 +155,7 @@ ncclResult_t net_irecv(void* recv_comm, int n, void** data, const size_t* sizes,
     c->pool.release(r);
     return WEFT_NCCL_FAIL_STATUS(st, "irecv");
   }
+  c->ops_held += n;
   *request = r;
   return ncclSuccess;
 }
@@ -183,7 +194,7 @@ ncclResult_t net_test(void* request, int* done, int* sizes) {
   if (!r->error.is_ok()) {
     const Status st = std::move(r->error);
     const char* what = r->kind == Request::Kind::kSend ? "send" : "receive";
-    c->pool.release(r);
+    finish(c, r);
     return WEFT_NCCL_FAIL_STATUS(st, what);
   }
   if (sizes != nullptr) {
@@ -193,7 +204,7 @@ ncclResult_t net_test(void* request, int* done, int* sizes) {
       sizes[0] = static_cast<int>(r->bytes[0]);
     }
   }
-  c->pool.release(r);
+  finish(c, r);
   return ncclSuccess;
 }
 

@@ -21,6 +21,10 @@ inline constexpr int kMaxRecvs = 8;
 // Requests per comm: NCCL keeps at most NCCL_NET_MAX_REQUESTS (32) in flight
 // per comm, times maxRecvs on a send comm shared by grouped channels.
 inline constexpr int kRequestsPerComm = 32 * kMaxRecvs;
+// weft operations a comm may hold (posted, request not yet returned by
+// test()): what it reserves in its Endpoint's OpTable. Grouped receives
+// count n each; past this, irecv answers "not now" (a NULL request).
+inline constexpr int kOpsPerComm = kRequestsPerComm;
 inline constexpr uint32_t kRequestMagic = 0x52455131;  // "REQ1"
 
 struct Comm;

@@ -186,6 +186,50 @@ TEST(PluginErrors, ClosingTwiceIsRefusedAndClosingWithRequestsInFlightReturns) {
   }});
 }
 
+// More requests than a comm can hold is back-pressure, not an error: NCCL
+// gets a NULL request and retries after test() has returned some.
+TEST(PluginErrors, RunningOutOfRequestsAnswersNotNowUntilOneIsTested) {
+  run_roles({[](int) {
+    Loaded l(12);
+    load_and_init(l);
+    SelfLoop s;
+    self_loop(l.api, &s);
+    std::vector<uint8_t> in(64), out = weft::testing::pattern(64, 9);
+    void *rmh = nullptr, *smh = nullptr;
+    ASSERT_EQ(l.api.reg_mr(s.recv, in.data(), in.size(), NCCL_PTR_HOST, &rmh), ncclSuccess);
+    ASSERT_EQ(l.api.reg_mr(s.send, out.data(), out.size(), NCCL_PTR_HOST, &smh), ncclSuccess);
+    std::vector<void*> reqs;
+    for (;;) {
+      void* data = in.data();
+      size_t cap = in.size();
+      int tag = 3;
+      void* req = nullptr;
+      ASSERT_EQ(l.api.irecv(s.recv, 1, &data, &cap, &tag, &rmh, &req), ncclSuccess);
+      if (req == nullptr) break;
+      reqs.push_back(req);
+      ASSERT_LT(reqs.size(), 100000u) << "irecv never pushed back";
+    }
+    EXPECT_GE(reqs.size(), static_cast<size_t>(NCCL_NET_MAX_REQUESTS)) << "NCCL needs 32 in flight per comm";
+    // Complete the oldest receive; then one more can be posted.
+    void* sreq = nullptr;
+    ASSERT_EQ(l.api.isend(s.send, out.data(), out.size(), 3, smh, &sreq), ncclSuccess);
+    int sizes[NCCL_NET_MAX_REQUESTS] = {};
+    ASSERT_EQ(wait_done(l.api, reqs.front(), sizes), ncclSuccess);
+    EXPECT_EQ(sizes[0], 64);
+    EXPECT_TRUE(same_bytes(in.data(), out.data(), 64));
+    ASSERT_EQ(wait_done(l.api, sreq, nullptr), ncclSuccess);
+    void* data = in.data();
+    size_t cap = in.size();
+    int tag = 3;
+    void* again = nullptr;
+    EXPECT_EQ(l.api.irecv(s.recv, 1, &data, &cap, &tag, &rmh, &again), ncclSuccess);
+    EXPECT_NE(again, nullptr);
+    EXPECT_EQ(l.api.close_send(s.send), ncclSuccess);  // with receives still posted
+    EXPECT_EQ(l.api.close_recv(s.recv), ncclSuccess);
+    EXPECT_EQ(l.api.finalize(), ncclSuccess);
+  }});
+}
+
 TEST(PluginErrors, UnknownEnvironmentValuesFailInitWithAMessage) {
   auto expect_init_fails = [](const char* var, const char* value, const char* needle) {
     run_roles({[=](int) {
