@@ -37,10 +37,12 @@ using Clock = std::chrono::steady_clock;
 struct Communicator::Impl {
   CommConfig cfg;
   int rank = 0, size = 1;
+  // The executor owns staging buffers the device may still read while it
+  // shuts down: declared first, destroyed after the device.
+  std::unique_ptr<Executor> exec;
   std::unique_ptr<Device> dev;
   std::vector<ConnId> conns;
   std::vector<std::string> addrs;
-  std::unique_ptr<Executor> exec;
   std::deque<std::shared_ptr<Request::State>> queue;
   Status failed;
   bool local_abort = false;

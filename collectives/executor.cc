@@ -66,6 +66,27 @@ uint32_t Executor::untrack(OpId op) {
   return kEnd;
 }
 
+int Executor::stage(const void* src, size_t len) {
+  if (len > kStageBytes) return -1;
+  for (size_t i = 0; i < kStageSlots; ++i) {
+    if (stage_busy_[i]) continue;
+    if (stage_buf_.empty()) stage_buf_.resize(kStageSlots * kStageBytes);
+    stage_busy_[i] = true;
+    std::memcpy(stage_buf_.data() + i * kStageBytes, src, len);
+    return static_cast<int>(i);
+  }
+  return -1;
+}
+
+bool Executor::unstage(OpId op) {
+  for (size_t i = 0; i < kStageSlots; ++i)
+    if (stage_busy_[i] && stage_op_[i] == op) {
+      stage_busy_[i] = false;
+      return true;
+    }
+  return false;
+}
+
 void Executor::start(const Schedule& s, const void* in, void* out, uint8_t* scratch, const Header* hdr,
                      uint64_t tag_base) {
   s_ = &s;
@@ -100,19 +121,31 @@ void Executor::start(const Schedule& s, const void* in, void* out, uint8_t* scra
     auto r = dev_.post_recv(conns_[prev], kTagHeader, &hdr_peer_, sizeof hdr_peer_);
     if (!r) return fail(Status(r.status().code(), "from " + rank_name(prev) + ": " + r.status().message()));
     track(*r, kHeaderRecv);
-    auto w = dev_.post_send(conns_[next], kTagHeader, &hdr_mine_, sizeof hdr_mine_);
-    if (!w) return fail(Status(w.status().code(), "to " + rank_name(next) + ": " + w.status().message()));
-    track(*w, kHeaderSend);
-    outstanding_hdr_ = 2;
+    const int slot = stage(&hdr_mine_, sizeof hdr_mine_);
+    const void* src = slot >= 0 ? static_cast<const void*>(stage_buf_.data() + slot * kStageBytes) : &hdr_mine_;
+    auto w = dev_.post_send(conns_[next], kTagHeader, src, sizeof hdr_mine_);
+    if (!w) {
+      if (slot >= 0) stage_busy_[slot] = false;
+      return fail(Status(w.status().code(), "to " + rank_name(next) + ": " + w.status().message()));
+    }
+    if (slot >= 0) {
+      stage_op_[slot] = *w;
+      outstanding_hdr_ = 1;
+    } else {
+      track(*w, kHeaderSend);
+      outstanding_hdr_ = 2;
+    }
   }
   for (size_t i = 0; i < n; ++i) remaining_[i] = s.steps[i].dep_count;
   // Receives first: a peer that gets our first send may finish and close
   // before we post a receive for a message it already delivered, and a
   // closed connection takes its undelivered data with it.
+  // (dep_count, not remaining_: a staged send finishes inside make_ready and
+  // may bring a dependent's count to zero, and that one is made ready there.)
   for (uint32_t i = 0; i < n; ++i)
-    if (remaining_[i] == 0 && s.steps[i].kind == StepKind::kRecv) make_ready(i);
+    if (s.steps[i].dep_count == 0 && s.steps[i].kind == StepKind::kRecv) make_ready(i);
   for (uint32_t i = 0; i < n; ++i)
-    if (remaining_[i] == 0 && s.steps[i].kind != StepKind::kRecv) make_ready(i);
+    if (s.steps[i].dep_count == 0 && s.steps[i].kind != StepKind::kRecv) make_ready(i);
   while (!local_.empty() && error_.is_ok()) {
     const uint32_t st = local_.back();
     local_.pop_back();
@@ -136,9 +169,21 @@ void Executor::try_post(uint32_t q) {
     const Step& st = s_->steps[s];
     const ConnId c = conns_[st.peer];
     const uint64_t tag = tag_base_ + st.channel;
+    const int slot = st.kind == StepKind::kSend ? stage(base_[static_cast<int>(st.src.buf)] + st.src.off, st.src.len) : -1;
     Result<OpId> r = st.kind == StepKind::kSend
-                         ? dev_.post_send(c, tag, base_[static_cast<int>(st.src.buf)] + st.src.off, st.src.len)
+                         ? dev_.post_send(c, tag,
+                                          slot >= 0 ? stage_buf_.data() + slot * kStageBytes
+                                                    : base_[static_cast<int>(st.src.buf)] + st.src.off,
+                                          st.src.len)
                          : dev_.post_recv(c, tag, base_[static_cast<int>(st.dst.buf)] + st.dst.off, st.dst.len);
+    if (!r && slot >= 0) stage_busy_[slot] = false;
+    if (r && slot >= 0) {  // done as far as the schedule is concerned
+      stage_op_[slot] = *r;
+      posted_[s] = 2;
+      head_[q] = s_->queue_next[s];
+      finish_step(s);  // may post more of this queue (head_ already moved on)
+      continue;
+    }
     if (!r) {
       if (r.status().code() == Code::kResourceExhausted) {  // op limit: retry after completions
         if (std::find(blocked_.begin(), blocked_.end(), q) == blocked_.end()) blocked_.push_back(q);
@@ -197,8 +242,13 @@ Status Executor::handle(const Completion& c) {
   }
   if (c.type != CompletionType::kSend && c.type != CompletionType::kRecv) return Status::ok();
   const uint32_t s = untrack(c.op);
-  if (s == kEnd) return Status::ok();  // not ours (a stale op of an abandoned schedule)
-  const std::string what = s_ ? s_->name : "collective";
+  if (s == kEnd) {
+    // A staged send (its step is long done; a dead peer is reported by its
+    // connection's failure), or a stale op of an abandoned schedule.
+    if (c.type == CompletionType::kSend) unstage(c.op);
+    return Status::ok();
+  }
+  const std::string_view what = s_ ? std::string_view(s_->name) : std::string_view("collective");  // no copy per step
   if (!c.status.is_ok() && c.type == CompletionType::kSend && c.status.code() == Code::kClosed) {
     // The peer closed cleanly while our send waited for its acknowledgement:
     // it received the data and left (the ACK lost the race with its close),
@@ -291,6 +341,11 @@ Status Executor::progress(bool block) {
     std::vector<uint32_t> qs;
     qs.swap(blocked_);
     for (uint32_t q : qs) try_post(q);
+    while (!local_.empty() && error_.is_ok()) {  // staged sends finish at post and may release local steps
+      const uint32_t st = local_.back();
+      local_.pop_back();
+      run_local(st);
+    }
   }
   if (error_.is_ok() && done_ == s_->steps.size() && outstanding_hdr_ == 0) {
     running_ = false;
@@ -314,7 +369,8 @@ Status Executor::poll_idle() {
   }
   for (; pend_i_ < pend_n_; ++pend_i_) {
     const Completion& c = pending_[pend_i_];
-    if (c.type == CompletionType::kConnFailed) {
+    if (c.type == CompletionType::kSend) unstage(c.op);
+    if (c.type == CompletionType::kConnFailed && c.status.code() != Code::kClosed) {
       const int peer = c.conn < rank_of_conn_.size() ? rank_of_conn_[c.conn] : -1;
       return Status(Code::kPeerFailed, fmt::format("{} failed: {}", rank_name(peer), c.status.message()));
     }

@@ -90,6 +90,18 @@ class Executor {
   std::vector<uint32_t> blocked_;  // queues whose post hit the per-connection op limit
   std::vector<std::pair<OpId, uint32_t>> ops_;  // open addressing: in-flight op -> step
   size_t ops_mask_ = 0;
+  // Small sends are copied into a staging slot and count as done when
+  // posted: the collective need not wait for their acknowledgement (a round
+  // trip plus the ACK delay), and the caller's buffer is free at once. A
+  // slot is reused only after its send completes; with none free, a send
+  // goes out from the caller's buffer and waits for its ACK as usual.
+  static constexpr size_t kStageSlots = 64, kStageBytes = 4096;
+  int stage(const void* src, size_t len);  // slot holding a copy, or -1
+  bool unstage(OpId op);                   // frees the slot of a completed staged send
+  std::vector<uint8_t> stage_buf_;         // kStageSlots * kStageBytes, allocated on first use
+  std::array<OpId, kStageSlots> stage_op_{};
+  std::array<bool, kStageSlots> stage_busy_{};
+
   std::array<Completion, 64> pending_;  // polled, not yet handled
   size_t pend_i_ = 0, pend_n_ = 0;
   Header hdr_mine_{}, hdr_peer_{};
