@@ -114,6 +114,7 @@ struct ConnStats {
   uint64_t data_packets_sent = 0, retransmits = 0, spurious_retransmits = 0;
   uint64_t duplicates = 0, acks_sent = 0, acks_received = 0, nacks_sent = 0, nacks_received = 0;
   uint64_t rto_count = 0, rack_losses = 0, ecn_ce_bytes = 0;
+  uint64_t tlp_probes = 0;  // tail-loss probes (2 SRTT of silence), not counted as RTOs
   Nanos srtt{0}, min_rtt{0}, rttvar{0};
   uint32_t paths_in_use = 0, paths_avoided = 0;
   Bytes cwnd{0}, inflight{0};

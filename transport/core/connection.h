@@ -173,6 +173,7 @@ struct Connection {
   Nanos rack_deadline = Nanos::max();
   Nanos rto_deadline = Nanos::max();
   uint32_t consecutive_rto = 0;
+  bool timer_is_tlp = false;  // rto_deadline is the tail-loss probe's, not the RTO's
   uint64_t gbn_rewound_to = 0;
   Nanos gbn_rewind_ts{0};
   Nanos next_send_ts{0};  // pacing (and the receiver-not-ready pause)

@@ -131,6 +131,7 @@ class Engine {
   void drop(DropReason r, Connection* c = nullptr);
   void send_stateless_reject(const NetAddr& to, const wire::Packet& init, wire::RejectReason why);
   void free_unexpected(Unexpected& u);
+  void send_probe(Nanos now, Connection& c);  // engine_loss.cc
 
   EngineParams p_;
   uint32_t mss_;

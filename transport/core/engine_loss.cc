@@ -80,10 +80,38 @@ void Engine::advance_una(Connection& c) {
 }
 
 void Engine::arm_rto(Nanos now, Connection& c) {
-  if (c.snd_una == c.snd_nxt && !c.retx_pending())
+  c.timer_is_tlp = false;
+  if (c.snd_una == c.snd_nxt && !c.retx_pending()) {
     c.rto_deadline = Nanos::max();
-  else
-    c.rto_deadline = now + c.rtt.rto();
+    return;
+  }
+  // Tail-loss probe (RACK-TLP, RFC 8985): when the last packets of a burst
+  // are lost nothing later arrives to let RACK see it, so after two SRTTs
+  // (plus the receiver's ACK delay) of silence one packet is resent as a
+  // probe; its ACK settles the tail. Only once per ACK progress, before the
+  // real RTO, and not in go-back-N (RoCE v2 has no such thing).
+  if (c.recovery == Recovery::kSelectiveRepeat && c.consecutive_rto == 0 && c.probe_xmit.count() == 0 &&
+      c.rtt.has_sample()) {
+    const Nanos pto = std::min(c.rtt.srtt() + c.rtt.srtt() + p_.ack_delay, c.rtt.rto());
+    c.rto_deadline = now + pto;
+    c.timer_is_tlp = true;
+    return;
+  }
+  c.rto_deadline = now + c.rtt.rto();
+}
+
+void Engine::send_probe(Nanos now, Connection& c) {
+  // The oldest packet still in flight: if it was lost it is the hole that
+  // matters most; either way the ACK to it carries the SACK state after it.
+  for (uint64_t p = c.snd_una; p < c.snd_nxt; ++p) {
+    SentPacket& r = c.rec(p);
+    if (r.psn == p && r.state == PktState::kInflight) {
+      mark_lost(now, c, r, false);
+      break;
+    }
+  }
+  c.probe_xmit = now;  // the probe goes out at the next transmit, i.e. now
+  c.lost_pending = Bytes(0);  // a probe is not a loss signal for CC
 }
 
 void Engine::on_ack(Nanos now, Connection& c, const wire::Packet& pkt) {
@@ -294,6 +322,13 @@ void Engine::on_rto(Nanos now, Connection& c) {
     c.rto_deadline = Nanos::max();
     return;
   }
+  if (c.timer_is_tlp) {
+    c.timer_is_tlp = false;
+    c.stats.tlp_probes++;
+    send_probe(now, c);
+    c.rto_deadline = now + c.rtt.rto();  // the real RTO, if the probe goes unanswered too
+    return;
+  }
   c.stats.rto_count++;
   c.consecutive_rto++;
   c.rtt.back_off();
@@ -302,19 +337,10 @@ void Engine::on_rto(Nanos now, Connection& c) {
     c.gbn_rewind_ts = Nanos(0);
     gbn_rewind(now, c, c.snd_una);
   } else if (c.consecutive_rto == 1) {
-    // First timeout: probe with the oldest outstanding packet (RACK-TLP's
-    // idea). If the peer was only slow (a descheduled thread), its ACK and
-    // SACKs come back and RACK finds the real holes; a window-wide resend
-    // would be spurious.
-    for (uint64_t p = c.snd_una; p < c.snd_nxt; ++p) {
-      SentPacket& r = c.rec(p);
-      if (r.psn == p && r.state == PktState::kInflight) {
-        mark_lost(now, c, r, false);
-        break;
-      }
-    }
-    c.probe_xmit = now;  // the probe goes out at the next transmit, i.e. now
-    c.lost_pending = Bytes(0);
+    // First timeout: probe again with the oldest outstanding packet. If the
+    // peer was only slow (a descheduled thread), its ACK and SACKs come back
+    // and RACK finds the real holes; a window-wide resend would be spurious.
+    send_probe(now, c);
   } else {
     // Still silent: assume everything outstanding is gone.
     for (uint64_t p = c.snd_una; p < c.snd_nxt; ++p) mark_lost(now, c, c.rec(p), false);

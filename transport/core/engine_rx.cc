@@ -242,7 +242,13 @@ void Engine::on_credit_request(Connection& c, uint64_t cumulative) {
   if (c.id > kMaxCreditSenders) return;  // beyond the pacer's table: the sender falls back on its timeout credit
   if (!granter_) {
     cc::CreditGranter::Params gp;
-    gp.link_rate = p_.link_rate;
+    // Grants count payload bytes, the line carries headers too: pace the
+    // grants at the payload share of the line (weft header with its credit
+    // request, plus Ethernet/IPv4/UDP), or they overfill the last hop.
+    constexpr uint64_t kWireOverhead = wire::kDataHeaderSize + wire::kCreditReqSize + 14 + 20 + 8;
+    const uint64_t payload = mss_ - wire::kCreditReqSize;
+    gp.link_rate = BitsPerSec(static_cast<uint64_t>(static_cast<double>(p_.link_rate.count()) *
+                                                    static_cast<double>(payload) / static_cast<double>(payload + kWireOverhead)));
     gp.grant_bytes = Bytes(4 * uint64_t{mss_});  // four full packets per grant
     granter_ = std::make_unique<cc::CreditGranter>(gp, kMaxCreditSenders);
   }

@@ -99,7 +99,7 @@ void Engine::fill_data(Nanos now, Connection& c, SentPacket& r, const SendOp& op
   c.stats.bytes_sent += tx.payload_len;
   c.inflight += Bytes(r.len);
   c.paths.on_sent(r.path);
-  if (c.rto_deadline == Nanos::max()) c.rto_deadline = now + c.rtt.rto();
+  if (c.rto_deadline == Nanos::max()) arm_rto(now, c);
   c.cc->on_send({.now = now, .bytes = Bytes(r.len), .inflight = c.inflight, .path = r.path, .retransmit = retx});
 }
 

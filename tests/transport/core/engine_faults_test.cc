@@ -95,6 +95,22 @@ TEST(EngineFaults, DuplicatesAreDeliveredOnce) {
   EXPECT_EQ(st.bytes_received, msg.size());
 }
 
+TEST(EngineFaults, LostTailIsRecoveredByAProbeNotAnRto) {
+  // The last two packets of the message vanish: nothing later arrives, so
+  // RACK has nothing to judge by. Two SRTTs of silence send a tail-loss
+  // probe; its ACK settles the tail well before the RTO.
+  EnginePair w;
+  w.establish();
+  w.filter = [](const Sent& s) { return Fate{.drop = is_first_tx(s) && s.from == 0 && (s.pkt.h.psn == 18 || s.pkt.h.psn == 19)}; };
+  const Nanos t0 = w.now();
+  transfer(w, 20 * 1104, 12);
+  const auto st = w.a.stats(w.now(), w.ca);
+  EXPECT_EQ(st->rto_count, 0u);
+  EXPECT_GE(st->tlp_probes, 1u);
+  EXPECT_EQ(st->retransmits, 2u) << "only the two lost packets are resent";
+  EXPECT_LT(w.now() - t0, test_params().min_rto) << "recovered within one minimum RTO";
+}
+
 TEST(EngineFaults, CorruptedPacketIsDroppedCountedAndRecovered) {
   EnginePair w;
   w.establish();
