@@ -93,6 +93,8 @@ struct Device::Impl {
   std::thread thread;
 };
 
+Status Device::validate(const DeviceParams& params) { return core::Engine::validate(params.engine); }
+
 Result<std::unique_ptr<Device>> Device::open(std::unique_ptr<Driver> driver, const DeviceParams& params) {
   if (!driver) return Status(Code::kInvalidArgument, "Device::open: no driver");
   WEFT_RETURN_IF_ERROR(core::Engine::validate(params.engine));

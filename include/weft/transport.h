@@ -138,6 +138,9 @@ struct DeviceParams {
 class Device {
  public:
   static Result<std::unique_ptr<Device>> open(std::unique_ptr<Driver> driver, const DeviceParams& params);
+  // What open() checks of the parameters (ranges, the CC spec), without a
+  // driver: for edges that read settings early, like the NCCL plugin's init.
+  static Status validate(const DeviceParams& params);
   ~Device();
   Device(const Device&) = delete;
   Device& operator=(const Device&) = delete;

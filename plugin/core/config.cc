@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 
+
+
 namespace weft::nccl {
 
 namespace {
@@ -42,10 +44,13 @@ Result<Config> config_from_env() {
   c.paths = c.recovery == Recovery::kGoBackN ? 1 : static_cast<uint16_t>(*paths);
 
   if (const char* v = env("WEFT_CC")) c.cc = v;
-  if (c.cc != "fixed")
-    return Status(Code::kUnavailable, "WEFT_CC=" + c.cc +
-                                          " is not available yet: this build has only the fixed-window controller "
-                                          "(WEFT_CC=fixed); unset WEFT_CC until the congestion-control suite lands");
+  if (c.cc == "fixed") c.cc.clear();  // the engine's own fixed window, sized for this host
+  // Refused now, at init, with the registry's list of algorithms and keys,
+  // rather than at the first connect.
+  DeviceParams probe;
+  probe.engine.cc = c.cc;
+  if (Status s = Device::validate(probe); !s.is_ok())
+    return Status(Code::kInvalidArgument, "WEFT_CC: " + s.message());
 
   auto timeout = env_int("WEFT_PEER_TIMEOUT_MS", 100, 3600 * 1000, 3000);
   if (!timeout) return timeout.status();

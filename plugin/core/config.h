@@ -21,9 +21,10 @@ struct Config {
   std::string ifname;
   Recovery recovery = Recovery::kSelectiveRepeat;  // WEFT_RECOVERY=sr|gbn
   uint16_t paths = 8;                               // WEFT_PATHS (1 under gbn)
-  // WEFT_CC: congestion control by name. Only "fixed" exists until the CC
-  // suite lands; the string is kept so it can be handed to the engine then.
-  std::string cc = "fixed";
+  // WEFT_CC: congestion control as a registry spec ("swift",
+  // "dcqcn:g=0.0625", "plugin:/path/libx.so"); empty or "fixed": the fixed
+  // window. Handed to EngineParams::cc.
+  std::string cc;
   // WEFT_PEER_TIMEOUT_MS: a silent peer fails its requests after this long.
   Nanos peer_timeout = seconds(3);
   // WEFT_BUSY_POLL=1: each Device's progress thread spins instead of
@@ -35,7 +36,7 @@ struct Config {
 };
 
 // Reads the environment. Fails on a value that cannot mean anything, or
-// names something weft does not have yet (WEFT_CC other than "fixed").
+// names something weft does not have (an unknown WEFT_CC algorithm or key).
 Result<Config> config_from_env();
 
 }  // namespace weft::nccl

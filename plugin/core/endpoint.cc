@@ -25,6 +25,7 @@ Result<std::unique_ptr<Endpoint>> Endpoint::open(const NetDev& nd, const Config&
   DeviceParams dp;
   dp.busy_poll = cfg.busy_poll;
   dp.engine.job_token = kJobToken;
+  dp.engine.cc = cfg.cc;
   dp.engine.mtu = datagram_size(nd.mtu);
   dp.engine.dead_peer_timeout = cfg.peer_timeout;
   dp.engine.handshake_timeout = std::max(cfg.peer_timeout, seconds(5));

@@ -242,7 +242,8 @@ TEST(PluginErrors, UnknownEnvironmentValuesFailInitWithAMessage) {
       EXPECT_EQ(l.api.finalize(), ncclSuccess) << "finalize(NULL) after a failed init is allowed";
     }});
   };
-  expect_init_fails("WEFT_CC", "dcqcn", "not available yet");
+  expect_init_fails("WEFT_CC", "cubicle", "dcqcn");  // unknown: the message lists what exists
+  expect_init_fails("WEFT_CC", "swift:no_such_key=1", "no_such_key");
   expect_init_fails("WEFT_RECOVERY", "fast", "WEFT_RECOVERY");
   expect_init_fails("WEFT_IFNAME", "=nosuchif0", "WEFT_IFNAME");
   expect_init_fails("WEFT_PEER_TIMEOUT_MS", "soon", "WEFT_PEER_TIMEOUT_MS");
