@@ -46,6 +46,8 @@ struct Communicator::Impl {
   std::deque<std::shared_ptr<Request::State>> queue;
   Status failed;
   bool local_abort = false;
+  int32_t hello_me = 0;
+  std::vector<int32_t> hello_buf;  // sized once before any receive is posted into it
   uint32_t seq = 0;
   std::map<Shape, std::shared_ptr<const Schedule>> cache;
   std::vector<uint8_t> scratch;
@@ -74,8 +76,12 @@ struct Communicator::Impl {
       if (!c) return Status(c.status().code(), fmt::format("connecting to rank {} at {}: {}", j, addrs[j], c.status().message()));
       conns[j] = *c;
     }
-    const int32_t me = rank;
-    std::vector<int32_t> hello_buf(size, -1);
+    // Hello buffers live in the Impl: the transport reads a send's buffer
+    // until it is acknowledged (and writes a receive's whenever it lands),
+    // which may be after this function has returned.
+    hello_me = rank;
+    const int32_t& me = hello_me;
+    hello_buf.assign(size, -1);
     std::array<Completion, 16> cs;
     while (connected < want_connected || greeted < want_greeted) {
       if (Clock::now() > deadline) {
@@ -110,8 +116,10 @@ struct Communicator::Impl {
                           fmt::format("communicator setup: connection to rank {} at {} failed: {}", who, addrs[who],
                                       c.status.message()));
         } else if (c.type == CompletionType::kAccepted) {
+          if (accepted.size() >= hello_buf.size())
+            return Status(Code::kInvalidArgument,
+                          fmt::format("communicator setup: more connections than the {} ranks", size));
           accepted.push_back(c.conn);
-          hello_buf.resize(std::max(hello_buf.size(), accepted.size()));
           auto r = dev->post_recv(c.conn, kTagHello, &hello_buf[accepted.size() - 1], sizeof(int32_t));
           if (!r) return r.status();
           hello_ops.push_back(*r);

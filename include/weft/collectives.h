@@ -150,6 +150,9 @@ class Communicator {
   Status health() const;
 
   // Non-blocking. Buffers must stay untouched until the request completes.
+  // After a call fails, the transport may still write into its receive
+  // buffers (there is no cancel) until the communicator is aborted or
+  // destroyed: do one of those before freeing them.
   // In-place: send == recv (all-reduce, broadcast, reduce, all-to-all);
   // reduce-scatter: send + rank*count*size == recv; all-gather: recv + rank*count*size == send.
   Result<Request> iall_reduce(const void* send, void* recv, size_t count, DataType t, RedOp op,
