@@ -151,14 +151,18 @@ std::string Registry::help() const {
 }
 
 Registry& Registry::global() {
-  static Registry* r = [] {
-    auto* reg = new Registry();
-    Status s = register_builtins(*reg);
+  // An object, not a leaked pointer: weft is also loaded as a shared object
+  // (the NCCL plugin) and unloaded again, and what a dlclose'd library
+  // allocated must go with it.
+  static Registry r;
+  static const bool filled = [] {
+    Status s = register_builtins(r);
     assert(s.is_ok());
     (void)s;
-    return reg;
+    return true;
   }();
-  return *r;
+  (void)filled;
+  return r;
 }
 
 namespace {

@@ -24,7 +24,7 @@ TEST(EngineCc, UnknownAlgorithmIsRefusedAtConnectNamingTheValidOnes) {
   EnginePair w;
   auto r = w.a.connect(w.now(), node(1), {.cc = "cubicle"});
   ASSERT_FALSE(r.is_ok());
-  const std::string& m = r.status().message();
+  const std::string m = r.status().message();  // status() is a copy: keep the text
   EXPECT_NE(m.find("cubicle"), std::string::npos) << m;
   for (const char* known : {"dcqcn", "swift", "hpcc", "nscc", "timely"}) EXPECT_NE(m.find(known), std::string::npos) << m;
 }
