@@ -132,6 +132,11 @@ class Engine {
   void send_stateless_reject(const NetAddr& to, const wire::Packet& init, wire::RejectReason why);
   void free_unexpected(Unexpected& u);
   void send_probe(Nanos now, Connection& c);  // engine_loss.cc
+  // In flight -> lost and queued for resending, with no loss signal to CC or
+  // the path scorer (mark_lost adds those). False if it was not in flight.
+  bool requeue(Connection& c, SentPacket& r);
+  // How far ahead of its pacing schedule a connection may send (the burst).
+  Nanos pacing_slack(const Connection& c) const;
 
   EngineParams p_;
   uint32_t mss_;

@@ -226,13 +226,16 @@ void Engine::push_retx(Connection& c, SentPacket& r) {
   r.queued = true;
 }
 
-void Engine::mark_lost(Nanos now, Connection& c, SentPacket& r, bool rack) {
-  if (r.state != PktState::kInflight) return;
+bool Engine::requeue(Connection& c, SentPacket& r) {
+  if (r.state != PktState::kInflight) return false;
   c.inflight -= Bytes(r.len);
   r.state = PktState::kLost;
-  if (!r.queued) {
-    push_retx(c, r);
-  }
+  if (!r.queued) push_retx(c, r);
+  return true;
+}
+
+void Engine::mark_lost(Nanos now, Connection& c, SentPacket& r, bool rack) {
+  if (!requeue(c, r)) return;
   if (rack) c.stats.rack_losses++;
   c.paths.on_lost(now, r.path);
   c.lost_pending += Bytes(r.len);
@@ -372,11 +375,7 @@ void Engine::on_nack(Nanos now, Connection& c, const wire::Packet& pkt) {
       // resend; this is not congestion, so CC and path scores are untouched.
       if (n.psn >= c.snd_una && n.psn < c.snd_nxt) {
         SentPacket& r = c.rec(n.psn);
-        if (r.psn == n.psn && r.state == PktState::kInflight) {
-          c.inflight -= Bytes(r.len);
-          r.state = PktState::kLost;
-          if (!r.queued) push_retx(c, r);
-        }
+        if (r.psn == n.psn) requeue(c, r);
       }
       // Back off exponentially (100 µs .. 10 ms) while the receiver stays unready.
       const int64_t base = std::max(c.rtt.srtt(), micros(100)).count();
@@ -390,12 +389,8 @@ void Engine::on_nack(Nanos now, Connection& c, const wire::Packet& pkt) {
       // and tell CC (a trim is a congestion signal, not a path failure).
       if (n.psn >= c.snd_una && n.psn < c.snd_nxt) {
         SentPacket& r = c.rec(n.psn);
-        if (r.psn == n.psn && r.state == PktState::kInflight) {
-          c.inflight -= Bytes(r.len);
-          r.state = PktState::kLost;
-          if (!r.queued) push_retx(c, r);
+        if (r.psn == n.psn && requeue(c, r))
           c.cc->on_trim({.now = now, .trimmed_bytes = Bytes(r.len), .path = r.path});
-        }
       }
       break;
     }

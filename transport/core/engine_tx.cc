@@ -224,9 +224,7 @@ size_t Engine::transmit_conn(Nanos now, Connection& c, std::span<TxPacket> out) 
       }
       if (c.ack_owed && (c.ack_now || now >= c.ack_deadline) && room()) build_ack(now, c, out[n++]);
       const BitsPerSec pace = c.cc->pacing_rate();
-      // Pacing with a burst allowance: up to pacing_burst may leave back to
-      // back (one GSO batch), then the CC rate spaces packets.
-      const Nanos slack = pace.count() > 0 ? transmit_time(p_.pacing_burst, pace) : Nanos(0);
+      const Nanos slack = pacing_slack(c);
       while (room()) {
         if (now + slack < c.next_send_ts) break;
         const Bytes cwnd = c.cc->cwnd();
@@ -251,6 +249,13 @@ size_t Engine::transmit_conn(Nanos now, Connection& c, std::span<TxPacket> out) 
   }
   if (n > 0) c.last_tx = now;
   return n;
+}
+
+// Pacing with a burst allowance: up to pacing_burst may leave back to back
+// (one GSO batch), then the CC rate spaces packets.
+Nanos Engine::pacing_slack(const Connection& c) const {
+  const BitsPerSec pace = c.cc->pacing_rate();
+  return pace.count() > 0 ? transmit_time(p_.pacing_burst, pace) : Nanos(0);
 }
 
 size_t Engine::poll_grants(Nanos now, std::span<TxPacket> out) {
@@ -346,8 +351,7 @@ Nanos Engine::conn_deadline(const Connection& c) const {
   const bool new_data = c.has_unsent_data() && c.op_tx - c.op_head < c.max_ops && c.snd_nxt - c.snd_una < c.sent.size() &&
                         c.snd_nxt < c.peer_cum + c.peer_rwnd;
   if (window_open && (c.retx_pending() || new_data)) {
-    const BitsPerSec pace = c.cc->pacing_rate();
-    const Nanos slack = pace.count() > 0 ? transmit_time(p_.pacing_burst, pace) : Nanos(0);
+    const Nanos slack = pacing_slack(c);
     d = std::min(d, c.next_send_ts - std::min(slack, c.next_send_ts));
   }
   return d;

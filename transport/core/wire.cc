@@ -51,6 +51,16 @@ size_t ext_size(Type t, size_t nranges, size_t int_hops) {
 
 bool valid_type(uint8_t t) { return t >= 1 && t <= 7; }
 
+void put_int_record(uint8_t* r, const IntRecord& rec) {
+  put<uint64_t>(r, rec.timestamp_ns);
+  put<uint64_t>(r + 8, rec.tx_bytes);
+  put<uint32_t>(r + 16, rec.qlen_bytes);
+  put<uint32_t>(r + 20, rec.rate_mbps);
+}
+IntRecord get_int_record(const uint8_t* r) {
+  return {get<uint64_t>(r), get<uint64_t>(r + 8), get<uint32_t>(r + 16), get<uint32_t>(r + 20)};
+}
+
 // CRC over the headers, skipping the variant bytes and the CRC field itself.
 uint32_t header_crc(const uint8_t* hdr, size_t hlen) {
   const uint32_t c = crc32c(0, hdr, kVariantOffset);
@@ -121,12 +131,7 @@ size_t encode(const Packet& p, std::span<const uint8_t> payload, uint8_t* out) {
         put<uint32_t>(e + kAckExtSize + i * 8 + 4, p.ack.ranges[i].len);
       }
       for (size_t i = 0; i < echoed; ++i) {
-        uint8_t* r = e + kAckExtSize + nranges * kSackRangeSize + i * kIntHopSize;
-        const IntRecord& rec = p.ack.int_records[i];
-        put<uint64_t>(r, rec.timestamp_ns);
-        put<uint64_t>(r + 8, rec.tx_bytes);
-        put<uint32_t>(r + 16, rec.qlen_bytes);
-        put<uint32_t>(r + 20, rec.rate_mbps);
+        put_int_record(e + kAckExtSize + nranges * kSackRangeSize + i * kIntHopSize, p.ack.int_records[i]);
       }
       break;
     case Type::kNack:
@@ -238,10 +243,8 @@ DecodeError decode(std::span<const uint8_t> b, Packet& out) {
         if (a.ranges[i].len == 0) return DecodeError::kMalformed;
       }
       a.int_hops = static_cast<uint8_t>(echoed);
-      for (size_t i = 0; i < echoed; ++i) {
-        const uint8_t* r = e + kAckExtSize + nranges * kSackRangeSize + i * kIntHopSize;
-        a.int_records[i] = {get<uint64_t>(r), get<uint64_t>(r + 8), get<uint32_t>(r + 16), get<uint32_t>(r + 20)};
-      }
+      for (size_t i = 0; i < echoed; ++i)
+        a.int_records[i] = get_int_record(e + kAckExtSize + nranges * kSackRangeSize + i * kIntHopSize);
       break;
     }
     case Type::kNack: {
@@ -282,9 +285,6 @@ DecodeError decode(std::span<const uint8_t> b, Packet& out) {
 
 bool payload_ok(const Packet& p) { return crc32c(0, p.payload.data(), p.payload.size()) == p.data.payload_crc; }
 
-IntRecord Packet::int_record(size_t i) const {
-  const uint8_t* r = int_raw.data() + i * kIntHopSize;
-  return {get<uint64_t>(r), get<uint64_t>(r + 8), get<uint32_t>(r + 16), get<uint32_t>(r + 20)};
-}
+IntRecord Packet::int_record(size_t i) const { return get_int_record(int_raw.data() + i * kIntHopSize); }
 
 }  // namespace weft::core::wire
